@@ -1,0 +1,7 @@
+"""``python -m maildrift``."""
+
+import sys
+
+from maildrift.cli import main
+
+sys.exit(main())
