@@ -1,0 +1,1 @@
+"""The Postfix configuration model: main.cf, master.cf, defaults and expansion."""
