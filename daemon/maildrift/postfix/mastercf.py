@@ -134,6 +134,7 @@ class MasterCf:
 
 
 def _display_arg(text: str, after_o: bool) -> str:
+    """postconf's normal form: braces only where the text holds whitespace."""
     if not (text.startswith("{") and text.endswith("}")):
         return text
     inner = text[1:-1].strip(POSTFIX_SPACE)
@@ -141,9 +142,12 @@ def _display_arg(text: str, after_o: bool) -> str:
         try:
             name, value = split_nameval(inner, "", 0)
         except ConfigError:
-            return "{" + inner + "}"
-        return "{" + f"{name}={value}" + "}"
-    return "{" + inner + "}"
+            pass
+        else:
+            inner = f"{name}={value}"
+    if any(ch in POSTFIX_SPACE for ch in inner):
+        return "{" + inner + "}"
+    return inner
 
 
 def _tokens(logical: LogicalLine, file: str, warnings: list[Diagnostic]) -> list[Token]:

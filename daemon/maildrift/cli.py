@@ -1,0 +1,92 @@
+"""The ``maildrift`` command line.  Exit codes: 0 ok, 1 findings, 2 usage or config error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from maildrift import __version__
+from maildrift.errors import EXIT_OK, EXIT_USAGE, MaildriftError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse exits 2 too; keep its wording
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"maildrift: error: {message}\n")
+
+
+def _add_sources(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", metavar="DIR", help="judge DIR/etc/postfix and DIR/etc/dovecot")
+    parser.add_argument("--postfix-dir", metavar="DIR", help="Postfix config directory")
+    parser.add_argument("--dovecot-config", metavar="FILE", help="Dovecot main config file")
+    parser.add_argument("--host-facts", metavar="FILE", help="YAML/JSON facts about the host")
+    parser.add_argument(
+        "--postfix-version",
+        choices=("3.5", "3.7", "3.8"),
+        help="use the shipped defaults of this version instead of the local postconf -d",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="maildrift", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"maildrift {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    effective = commands.add_parser("effective", help="print the effective configuration")
+    effective.add_argument("component", choices=("postfix", "dovecot"))
+    _add_sources(effective)
+    effective.add_argument("--expand", action="store_true", help="expand $name references")
+    effective.add_argument("--format", choices=("text", "json"), default="text")
+    return parser
+
+
+def _sources(args):
+    from maildrift.wiring import build_sources
+
+    return build_sources(
+        root=args.root,
+        postfix_dir=args.postfix_dir,
+        dovecot_config=args.dovecot_config,
+        host_facts=args.host_facts,
+        postfix_version=args.postfix_version,
+    )
+
+
+def _effective(args) -> int:
+    sources = _sources(args)
+    if args.component == "postfix":
+        from maildrift.postfix.loader import load_postfix_instances
+        from maildrift.postfix.render import postfix_json, postfix_text
+
+        configs = load_postfix_instances(
+            sources.postfix_dir, sources.reader, sources.defaults, sources.facts, sources.params
+        )
+        if args.format == "json":
+            print(json.dumps(postfix_json(configs, args.expand), indent=2))
+        else:
+            sys.stdout.write(postfix_text(configs, args.expand))
+        return EXIT_OK
+    from maildrift.dovecot.loader import load_dovecot
+    from maildrift.dovecot.render import dovecot_json, dovecot_text
+
+    config = load_dovecot(sources.dovecot_config, sources.reader)
+    if args.format == "json":
+        print(json.dumps(dovecot_json(config), indent=2))
+    else:
+        sys.stdout.write(dovecot_text(config))
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "effective":
+            return _effective(args)
+    except MaildriftError as exc:
+        print(f"maildrift: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        return EXIT_OK
+    return EXIT_USAGE

@@ -1,0 +1,222 @@
+"""The effective Postfix configuration: main.cf over defaults, master.cf ``-o`` over both.
+
+Sample input::
+
+    main.cf:    smtpd_sasl_security_options = noanonymous
+    master.cf:  submission inet n - y - - smtpd
+                  -o smtpd_sasl_security_options=noanonymous,noplaintext
+
+>>> from maildrift.postfix.defaults import Defaults
+>>> from maildrift.hostfacts import HostFacts
+>>> cfg = PostfixConfig.build(
+...     "/etc/postfix",
+...     parse_main_cf("smtpd_sasl_security_options = noanonymous\\n", "/etc/postfix/main.cf"),
+...     parse_master_cf("submission inet n - y - - smtpd "
+...                     "-o smtpd_sasl_security_options=noanonymous,noplaintext\\n",
+...                     "/etc/postfix/master.cf"),
+...     Defaults("3.7", "test", {
+...         "smtpd_sasl_security_options": "noanonymous",
+...         "smtpd_sasl_tls_security_options": "$smtpd_sasl_security_options"}),
+...     HostFacts("test"))
+>>> cfg.setting("smtpd_sasl_security_options").source
+'main'
+>>> s = cfg.setting("smtpd_sasl_tls_security_options", "submission/inet")
+>>> s.source, s.value_raw, cfg.expand_setting(s).text
+('default', '$smtpd_sasl_security_options', 'noanonymous,noplaintext')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from maildrift.errors import ConfigError
+from maildrift.hostfacts import HostFacts
+from maildrift.postfix.defaults import Defaults
+from maildrift.postfix.expand import ExpansionError, expand
+from maildrift.postfix.maincf import MainCf, display_value, parse_main_cf
+from maildrift.postfix.mastercf import MasterCf, Service, parse_master_cf
+from maildrift.postfix.networks import mynetworks_for_style
+from maildrift.postfix.params import ParamTable
+
+#: Parameters each daemon sets for itself at run time.
+_RUNTIME = frozenset({"process_id", "process_name", "service_name"})
+
+__all__ = ["Expanded", "PostfixConfig", "Setting", "parse_main_cf", "parse_master_cf"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Where one parameter's value comes from, for one service or for main.cf.
+
+    ``source`` is one of override, main, default, host (computed for the host
+    being judged), runtime (set by the daemon itself, such as service_name),
+    unknown (a host fact nobody supplied, or a process id) or undefined.
+    """
+
+    name: str
+    value_raw: str
+    source: str
+    file: str | None = None
+    line: int | None = None
+    service: str | None = None
+
+    @property
+    def value(self) -> str:
+        return display_value(self.value_raw)
+
+    @property
+    def explicit(self) -> bool:
+        return self.source in ("override", "main")
+
+
+@dataclass(frozen=True)
+class Expanded:
+    """An expanded value; ``unknown`` names host facts it depended on but nobody gave."""
+
+    text: str
+    unknown: frozenset[str] = frozenset()
+
+
+@dataclass
+class PostfixConfig:
+    """One Postfix instance's configuration, with lazy, cached expansion."""
+
+    config_directory: str
+    main: MainCf
+    master: MasterCf
+    defaults: Defaults
+    facts: HostFacts
+    params: ParamTable = field(default_factory=ParamTable)
+    instance: str = ""
+    #: Configured path -> FileData of every file read (for metadata rules and the watcher).
+    files: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, config_directory, main, master, defaults, facts, params=None, instance=""):
+        return cls(
+            config_directory, main, master, defaults, facts, params or ParamTable(), instance
+        )
+
+    # -- raw lookups -------------------------------------------------------------------
+
+    def service(self, key: str) -> Service | None:
+        return self.master.find(key)
+
+    def _host_default(self, name: str, context: str | None) -> tuple[str | None, str]:
+        facts = self.facts
+        if name in facts.values:
+            return facts.values[name], "host"
+        if name == "myhostname":
+            if facts.hostname is None:
+                return None, "unknown"
+            if "." in facts.hostname:
+                return facts.hostname, "host"
+            domain = self.main.get("mydomain")
+            suffix = self._expand_raw(domain.value_raw, context).text if domain else "localdomain"
+            return f"{facts.hostname}.{suffix}", "host"
+        if name == "mydomain":
+            hostname = self._expand_raw("$myhostname", context)
+            if hostname.unknown:
+                return None, "unknown"
+            _, dot, rest = hostname.text.partition(".")
+            return (rest if dot else "localdomain"), "host"
+        if name == "mynetworks":
+            if facts.addresses is None:
+                return None, "unknown"
+            style = self._expand_raw("$mynetworks_style", context).text.strip()
+            networks = mynetworks_for_style(style, facts.addresses)
+            return (None, "unknown") if networks is None else (networks, "host")
+        raw = self.defaults.raw.get(name)
+        return raw, ("default" if raw is not None else "undefined")
+
+    def setting(self, name: str, service: str | None = None) -> Setting:
+        """The value Postfix uses for ``name``, in main.cf or for one service.
+
+        An ``-o`` counts only on a service whose command reads ``name``: that is
+        how master passes it on.  Use :meth:`setting_in_process` for the view
+        from inside one daemon process, where every ``-o`` is visible.
+        """
+        entry = self.service(service) if service else None
+        if entry is not None and self.params.is_read_by(name, entry.command):
+            return self.setting_in_process(name, service)
+        return self.setting_in_process(name, None)
+
+    def setting_in_process(self, name: str, service: str | None) -> Setting:
+        entry = self.service(service) if service else None
+        if entry is not None:
+            override = entry.override(name)
+            if override is not None:
+                return Setting(
+                    name, override.value_raw, "override", entry.file, override.line, entry.key
+                )
+        assignment = self.main.get(name)
+        if assignment is not None:
+            return Setting(
+                name, assignment.value_raw, "main", assignment.file, assignment.line, service
+            )
+        if name == "config_directory":
+            return Setting(name, self.config_directory, "default", service=service)
+        if entry is not None and name in ("service_name", "process_name"):
+            value = entry.service if name == "service_name" else entry.command
+            return Setting(name, value, "runtime", service=service)
+        if name in _RUNTIME:
+            # Known only inside a running daemon; recorded like a missing host fact.
+            return Setting(name, "", "unknown", service=service)
+        raw, source = self._host_default(name, service)
+        return Setting(name, raw or "", source, service=service)
+
+    # -- expansion ---------------------------------------------------------------------
+
+    def _expand_raw(self, raw: str, context: str | None) -> Expanded:
+        unknown: set[str] = set()
+        stack: list[str] = []
+
+        def lookup(name: str) -> str | None:
+            key = (context, name)
+            cached = self._cache.get(key)
+            if cached is not None:
+                unknown.update(cached.unknown)
+                return cached.text
+            if name in stack:
+                raise ExpansionError(f"unreasonable macro call nesting: ${name} refers to itself")
+            setting = self.setting_in_process(name, context)
+            if setting.source == "unknown":
+                unknown.add(name)
+                return ""
+            if setting.source == "undefined":
+                return None
+            stack.append(name)
+            before = set(unknown)
+            unknown.clear()
+            try:
+                text = expand(setting.value_raw, lookup)
+            finally:
+                stack.pop()
+            result = Expanded(text, frozenset(unknown))
+            unknown.update(before)
+            self._cache[key] = result
+            return text
+
+        text = expand(raw, lookup)
+        return Expanded(text, frozenset(unknown))
+
+    def expand_setting(self, setting: Setting) -> Expanded:
+        """Expand a setting as the daemon reading it would, naming file and line on error."""
+        if setting.source == "unknown":
+            return Expanded("", frozenset({setting.name}))
+        try:
+            return self._expand_raw(setting.value_raw, setting.service)
+        except ExpansionError as exc:
+            raise ConfigError(exc.message, setting.file, setting.line) from None
+
+    def expanded(self, name: str, service: str | None = None) -> Expanded:
+        return self.expand_setting(self.setting(name, service))
+
+    # -- services ----------------------------------------------------------------------
+
+    def process_limit(self, service: Service) -> int | None:
+        """The process limit master applies: ``-`` means default_process_limit."""
+        field_value = service.process_limit
+        if field_value == "-":
+            field_value = self.expanded("default_process_limit").text.strip()
+        return int(field_value) if field_value.isdigit() else None

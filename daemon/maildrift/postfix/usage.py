@@ -1,0 +1,115 @@
+"""Which explicit parameter names Postfix knows: postconf's "unused parameter" logic.
+
+A name is known when it is built in, a per-service name of a delivery
+transport in master.cf (``relay_destination_concurrency_limit``), a legacy
+lookup-table name (``foo_server_host`` for ``ldap:foo``), a member of
+``smtpd_restriction_classes``, or referenced as ``$name`` from another value.
+Everything else only gets postconf's warning, and Postfix silently ignores it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from maildrift.postfix.expand import referenced_names
+from maildrift.postfix.maincf import Diagnostic
+
+__all__ = ["unused_main_names", "unused_override_names"]
+
+_TABLE_REF = re.compile(r"(?:^|[\s,{}():])(ldap|mysql|pgsql|sqlite|memcache):([^\s,{}():]+)")
+_LIST_SPLIT = re.compile(r"[\s,]+")
+
+
+def _dbms_names(value: str, suffixes: dict[str, frozenset[str]]) -> set[str]:
+    names = set()
+    for kind, table in _TABLE_REF.findall(value):
+        if "/" not in table:
+            names.update(f"{table}_{suffix}" for suffix in suffixes.get(kind, ()))
+    return names
+
+
+def _service_names(config) -> set[str]:
+    names = set()
+    for service in config.master.services:
+        for suffix in config.params.service_suffixes.get(service.command, ()):
+            names.add(f"{service.service}_{suffix}")
+    return names
+
+
+def _scannable(config, name: str) -> bool:
+    # postconf does not scan "raw" parameters, whose $ text is not expanded.
+    return config.params.types.get(name) != "raw"
+
+
+def _references(config) -> tuple[set[str], set[str]]:
+    """Names referenced by ``$name`` and names of lookup-table parameters."""
+    referenced: set[str] = set()
+    tables: set[str] = set()
+    suffixes = config.params.dbms_suffixes
+    for assignment in config.main.assignments:
+        tables |= _dbms_names(assignment.value_raw, suffixes)
+        if _scannable(config, assignment.name):
+            referenced |= referenced_names(assignment.value_raw)
+    for name, raw in config.defaults.raw.items():
+        if config.main.get(name) is None and _scannable(config, name):
+            referenced |= referenced_names(raw)
+    for service in config.master.services:
+        for override in service.overrides:
+            tables |= _dbms_names(override.value_raw, suffixes)
+            if _scannable(config, override.name):
+                referenced |= referenced_names(override.value_raw)
+    classes = config.main.get("smtpd_restriction_classes")
+    if classes is not None:
+        text = config.expanded("smtpd_restriction_classes").text
+        referenced |= {n for n in _LIST_SPLIT.split(text) if n}
+    return referenced, tables
+
+
+def known_names(config) -> set[str]:
+    referenced, tables = _references(config)
+    return set(config.defaults.raw) | _service_names(config) | tables | referenced
+
+
+def unused_main_names(config) -> list[Diagnostic]:
+    """postconf's "unused parameter" warnings for main.cf, in file order."""
+    known = known_names(config)
+    warnings = []
+    for name, assignment in config.main.effective().items():
+        if name not in known:
+            warnings.append(
+                Diagnostic(
+                    config.main.file, None, f"unused parameter: {name}={assignment.value_raw}"
+                )
+            )
+    return warnings
+
+
+def unused_override_names(config) -> list[tuple[str, str, Diagnostic]]:
+    """(service key, name, warning) for each ``-o`` name Postfix does not know."""
+    known = set(config.defaults.raw) | _service_names(config)
+    _, tables = _references(config)
+    known |= tables
+    classes = config.main.get("smtpd_restriction_classes")
+    if classes is not None:
+        known |= {n for n in _LIST_SPLIT.split(config.expanded("smtpd_restriction_classes").text)}
+    found = []
+    for service in config.master.services:
+        local = set()
+        for override in service.overrides:
+            if _scannable(config, override.name):
+                local |= referenced_names(override.value_raw)
+        main_refs = set()
+        for assignment in config.main.assignments:
+            if _scannable(config, assignment.name):
+                main_refs |= referenced_names(assignment.value_raw)
+        for override in service.overrides:
+            if override.name not in known | local | main_refs:
+                message = f"unused parameter: {override.name}={override.value_raw}"
+                found.append(
+                    (
+                        service.key,
+                        override.name,
+                        Diagnostic(config.master.file, override.line, message),
+                    )
+                )
+    return found
