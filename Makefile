@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/maildrift effective postfix --postfix-dir demo/etc/postfix
-	$(VENV)/bin/maildrift effective dovecot --dovecot-config demo/etc/dovecot/dovecot.conf
+	$(VENV)/bin/maildrift effective postfix --root demo --host-facts demo/host-facts.yaml
+	$(VENV)/bin/maildrift effective dovecot --root demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check daemon tests bench

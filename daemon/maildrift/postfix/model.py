@@ -28,6 +28,7 @@ Sample input::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from maildrift.errors import ConfigError
 from maildrift.hostfacts import HostFacts
 from maildrift.postfix.defaults import Defaults

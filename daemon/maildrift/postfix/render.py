@@ -95,21 +95,21 @@ def postfix_text(configs: list[PostfixConfig], expand: bool = False) -> str:
             f"# {title}: {document['config_directory']} (defaults: {document['defaults']})"
         )
         for name, info in document["main"].items():
-            flag = "" if info["known"] else "  (unused parameter: Postfix ignores it)"
-            lines.append(f"{name} = {info['value']}".rstrip())
-            lines.append(f"    # {info['file']}:{info['line']}{flag}")
+            flag = "" if info["known"] else "; unused parameter, Postfix ignores it"
+            setting = f"{name} = {info['value']}".rstrip()
+            lines.append(f"{setting:<60} # {info['file']}:{info['line']}{flag}")
             for old in info["shadowed"]:
-                lines.append(f"    # overrides {old['file']}:{old['line']}: {old['value']}")
+                lines.append(f"{'':<60} #   overrides {old['file']}:{old['line']}: {old['value']}")
         lines.append("")
         for service in document["services"]:
             f = service["fields"]
             state = "" if service["effective"] else "  (replaced by a later entry)"
+            name, kind = service["key"].split("/", 1)
             lines.append(
-                f"{service['key'].split('/')[0]:<10} {service['key'].split('/')[1]:<5} "
-                f"{f['private']:<7} {f['unprivileged']:<7} {f['chroot']:<7} {f['wakeup']:<7} "
-                f"{f['process_limit']:<7} {f['command']}"
+                f"{name:<10} {kind:<5} {f['private']:<3} {f['unprivileged']:<3} {f['chroot']:<3} "
+                f"{f['wakeup']:<6} {f['process_limit']:<4} {f['command']}"
+                f"  # {service['file']}:{service['line']}{state}"
             )
-            lines.append(f"    # {service['file']}:{service['line']}{state}")
         for warning in document["warnings"]:
             lines.append(f"# warning: {warning}")
         lines.append("")
