@@ -65,9 +65,19 @@ def _references(config) -> tuple[set[str], set[str]]:
     return referenced, tables
 
 
+#: Built in everywhere, though left out of the shipped tables (host or process facts).
+_COMPUTED = frozenset(
+    {"myhostname", "mydomain", "mynetworks", "process_id", "process_name", "service_name"}
+)
+
+
+def _builtin(config) -> set[str]:
+    return set(config.defaults.raw) | _COMPUTED
+
+
 def known_names(config) -> set[str]:
     referenced, tables = _references(config)
-    return set(config.defaults.raw) | _service_names(config) | tables | referenced
+    return _builtin(config) | _service_names(config) | tables | referenced
 
 
 def unused_main_names(config) -> list[Diagnostic]:
@@ -86,7 +96,7 @@ def unused_main_names(config) -> list[Diagnostic]:
 
 def unused_override_names(config) -> list[tuple[str, str, Diagnostic]]:
     """(service key, name, warning) for each ``-o`` name Postfix does not know."""
-    known = set(config.defaults.raw) | _service_names(config)
+    known = _builtin(config) | _service_names(config)
     _, tables = _references(config)
     known |= tables
     classes = config.main.get("smtpd_restriction_classes")
