@@ -133,3 +133,25 @@ def test_expanded_overrides_agree_with_postconf_px(case):
                 continue
             setting = config.setting_in_process(override.name, service.key)
             assert display_value(config.expand_setting(setting).text) == theirs[key], key
+
+
+def test_duplicate_entries_follow_master_not_postconf_p(local_tables, tmp_path):
+    """For two smtp/inet entries, the model takes master's view: the last entry alone.
+
+    postconf -P merges the overrides of both entries (the later winning per
+    name) and prints the result twice; master(8) runs only the last entry with
+    its own overrides, so the first entry's rate limit is not in effect.
+    """
+    postconf, defaults, facts, params = local_tables
+    directory = realpostconf.copy_tree(
+        os.path.join(CORPUS, "duplicate-services"), str(tmp_path / "pf")
+    )
+    config = load_postfix(directory, TreeReader(), defaults, facts, params)
+    lines = realpostconf.run_lines(postconf, directory, "-P")
+    assert lines.count("smtp/inet/smtpd_client_connection_rate_limit = 10") == 2
+    effective = config.service("smtp/inet")
+    assert effective.line == 6
+    assert [o.name for o in effective.overrides] == ["smtpd_tls_security_level"]
+    assert config.setting("smtpd_client_connection_rate_limit", "smtp/inet").source == "default"
+    assert config.process_limit(effective) == 200
+    assert [s.effective for s in config.master.services if s.key == "smtp/inet"] == [False, True]
