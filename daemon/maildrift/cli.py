@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_sources(effective)
     effective.add_argument("--expand", action="store_true", help="expand $name references")
     effective.add_argument("--format", choices=("text", "json"), default="text")
+    check = commands.add_parser("check", help="judge the configuration against the policy")
+    _add_sources(check)
+    from maildrift.checkcmd import add_check_arguments
+
+    add_check_arguments(check)
     return parser
 
 
@@ -69,13 +74,15 @@ def _effective(args) -> int:
             sys.stdout.write(postfix_text(configs, args.expand))
         return EXIT_OK
     from maildrift.dovecot.loader import load_dovecot
-    from maildrift.dovecot.render import dovecot_json, dovecot_text
+    from maildrift.dovecot.render import render_text, to_json
+    from maildrift.loading import dovecot_defaults
 
-    config = load_dovecot(sources.dovecot_config, sources.reader)
+    config = load_dovecot(sources.dovecot_config, sources.reader, defaults=dovecot_defaults("2.3"))
+    config.check_conflicts()
     if args.format == "json":
-        print(json.dumps(dovecot_json(config), indent=2))
+        print(json.dumps(to_json(config), indent=2))
     else:
-        sys.stdout.write(dovecot_text(config))
+        sys.stdout.write(render_text(config))
     return EXIT_OK
 
 
@@ -84,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "effective":
             return _effective(args)
+        if args.command == "check":
+            from maildrift.checkcmd import run_check
+
+            return run_check(args)
     except MaildriftError as exc:
         print(f"maildrift: {exc}", file=sys.stderr)
         return exc.exit_code

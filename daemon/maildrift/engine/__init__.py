@@ -1,0 +1,1 @@
+"""The policy engine: pure evaluation of a policy against the configuration model."""

@@ -1,0 +1,111 @@
+"""The one evaluation function: ``maildrift check`` and the daemon both call it.
+
+Pure: it reads only the policy, the loaded configuration (with its file
+facts), the waivers and the clock it is handed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from maildrift.engine.env import Env, Target
+from maildrift.engine.mailconfig import MailConfig
+from maildrift.engine.operators import evaluate_check
+from maildrift.engine.results import Outcome, Report, Result
+from maildrift.engine.scopes import expand_scope
+from maildrift.policy import match_waiver
+
+__all__ = ["evaluate", "evaluate_rule"]
+
+#: Policy param: globs of ``SERVICE/TYPE`` left out of ``command=smtpd`` scopes.
+EXCLUDE_PARAM = "exclude_services"
+
+
+def _reference_text(reference) -> str:
+    text = f"{reference.type} {reference.id}"
+    return f"{text}: {reference.title}" if getattr(reference, "title", None) else text
+
+
+def _hint(rule) -> str:
+    remediation = rule.remediation
+    if remediation is None:
+        return ""
+    if hasattr(remediation, "value") and hasattr(remediation, "param"):
+        return f"set {remediation.param.name} = {remediation.value}"
+    if hasattr(remediation, "settings"):
+        settings = ", ".join(f"{k} = {v}" for k, v in remediation.settings)
+        return f"in {' > '.join(str(s) for s in remediation.path)} set {settings}"
+    return "fix the file's owner, group or mode"
+
+
+def _result(rule, target: Target, outcome: Outcome, waivers, now) -> Result:
+    status = outcome.status
+    waiver = None
+    if status != "not_applicable" and waivers:
+        found = match_waiver(waivers, rule.id, target.scope, now)
+        if found is not None:
+            waiver = found.as_dict()
+            if not found.expired and status in ("fail", "error"):
+                status = "waived"
+    message = outcome.message
+    if status == "fail" and not message:
+        message = _hint(rule)
+    return Result(
+        rule=rule.id,
+        title=rule.title,
+        severity=rule.severity,
+        status=status,
+        scope=target.scope,
+        parameters=outcome.parameters or tuple(p.name for p in rule.inputs),
+        expected=outcome.expected,
+        actual=outcome.actual,
+        file=outcome.file,
+        line=outcome.line,
+        message=message,
+        references=tuple(_reference_text(r) for r in rule.references),
+        waiver=waiver,
+        instance=target.instance,
+        enforce=rule.enforce,
+    )
+
+
+def _component_error(mail: MailConfig, rule) -> tuple[Target, Outcome] | None:
+    components = {s.component for s in rule.scopes}
+    if "cross" in components:
+        components |= {"postfix", "dovecot"}
+    for component in sorted(components):
+        error = mail.errors.get(component)
+        if error is not None:
+            scope = str(rule.scopes[0])
+            return Target(scope, component), Outcome(
+                "error", file=error.file, line=error.line, message=error.message
+            )
+    return None
+
+
+def evaluate_rule(rule, mail: MailConfig, params, waivers, now) -> list[Result]:
+    """Every result of one rule: one per place its scopes expand to."""
+    broken = _component_error(mail, rule)
+    if broken is not None:
+        return [_result(rule, broken[0], broken[1], waivers, now)]
+    exclude = tuple(params.get(EXCLUDE_PARAM, ()) or ())
+    results = []
+    seen: set[str] = set()
+    for scope in rule.scopes:
+        for target in expand_scope(scope, mail, exclude):
+            if target.scope in seen:
+                continue
+            seen.add(target.scope)
+            outcome = evaluate_check(rule.check, Env(mail, target, params))
+            results.append(_result(rule, target, outcome, waivers, now))
+    return results
+
+
+def evaluate(policy, mail: MailConfig, waivers=(), now: datetime | None = None) -> Report:
+    """Judge ``mail`` against ``policy``: one Result per (rule, scope)."""
+    if now is None:
+        raise ValueError("evaluate needs the current time, in UTC")
+    results = []
+    for rule in policy.active_rules:
+        results += evaluate_rule(rule, mail, policy.params, list(waivers), now)
+    return Report(policy.name, policy.version, policy.sha256, tuple(results))

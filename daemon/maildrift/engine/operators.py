@@ -1,0 +1,219 @@
+"""The generic check operators: pure functions of a check and an Env."""
+
+from __future__ import annotations
+
+from maildrift.engine.env import Env, Value
+from maildrift.engine.results import Outcome
+from maildrift.engine.values import (
+    ValueError_,
+    dovecot_number,
+    postfix_bool,
+    postfix_int,
+    postfix_size,
+    postfix_time,
+    split_list,
+)
+from maildrift.errors import ConfigError
+from maildrift.policy import checks as c
+
+__all__ = ["evaluate_check", "quantity_of"]
+
+
+def _outcome(ok: bool, value: Value, expected: str, actual: str | None = None) -> Outcome:
+    return Outcome(
+        "pass" if ok else "fail",
+        actual=value.text if actual is None else actual,
+        expected=expected,
+        file=value.file,
+        line=value.line,
+        parameters=(value.name,),
+    )
+
+
+def _error(value: Value, message: str) -> Outcome:
+    return Outcome(
+        "error",
+        actual=value.text,
+        file=value.file,
+        line=value.line,
+        message=message,
+        parameters=(value.name,),
+    )
+
+
+def _same(a: str, b: str) -> bool:
+    """Equal, with booleans compared case-insensitively as Postfix does."""
+    x, y = postfix_bool(a), postfix_bool(b)
+    if x is not None and y is not None:
+        return x == y
+    return a.strip() == b.strip()
+
+
+def quantity_of(env: Env, value: Value, kind: str) -> float:
+    """The number a daemon reads from ``value``; ValueError_ where it would refuse it."""
+    if env.target.component == "dovecot" or env.target.section is not None:
+        return dovecot_number(value.text)
+    if kind == "time":
+        config = env.target.postfix or env.mail.postfix[0]
+        unit = config.params.time_units.get(value.name)
+        if unit is None:
+            default = config.defaults.raw.get(value.name, "s").strip()
+            unit = default[-1] if default[-1:] in "smhdw" and default[-1:].isalpha() else "s"
+        return postfix_time(value.text, unit)
+    if kind == "size":
+        return postfix_size(value.text)
+    return postfix_int(value.text)
+
+
+def _bound_text(bound) -> str:
+    return f"{bound.value:g}" + (f" (${bound.param})" if bound.param else "")
+
+
+def evaluate_check(check, env: Env) -> Outcome:
+    """Evaluate one check; configuration errors become ``error`` outcomes."""
+    try:
+        return _evaluate(check, env)
+    except ConfigError as exc:
+        return Outcome("error", file=exc.file, line=exc.line, message=exc.message)
+
+
+def _evaluate(check, env: Env) -> Outcome:
+    if isinstance(check, (c.AllOf, c.AnyOf, c.Not)):
+        return _combinator(check, env)
+    if isinstance(check, (c.Section, c.FileMeta, c.Predicate)):
+        from maildrift.engine.structural import evaluate_structural
+
+        return evaluate_structural(check, env)
+    value = env.value(check.param)
+    if value.unknown:
+        names = ", ".join(sorted(value.unknown))
+        return _error(value, f"depends on {names}, unknown for this host (give --host-facts)")
+    text = value.text
+    if isinstance(check, c.Equals):
+        return _outcome(_same(text, check.value), value, check.value)
+    if isinstance(check, c.OneOf):
+        ok = any(_same(text, v) for v in check.values)
+        return _outcome(ok, value, "one of " + ", ".join(check.values))
+    if isinstance(check, c.ContainsAll):
+        items = {i.lower() for i in split_list(text)}
+        missing = [i for i in check.items if i.lower() not in items]
+        return _outcome(not missing, value, "contains " + ", ".join(check.items))
+    if isinstance(check, c.ContainsNone):
+        items = {i.lower() for i in split_list(text)}
+        present = [i for i in check.items if i.lower() in items]
+        return _outcome(not present, value, "none of " + ", ".join(check.items))
+    if isinstance(check, c.IsSet):
+        return _outcome(
+            value.explicit, value, "set explicitly", text if value.explicit else "(default)"
+        )
+    if isinstance(check, c.IsUnset):
+        return _outcome(
+            not value.explicit,
+            value,
+            "left at its default",
+            text if value.explicit else "(default)",
+        )
+    if isinstance(check, c.IsEmpty):
+        return _outcome(not text.strip(), value, "empty")
+    if isinstance(check, c.IsNonEmpty):
+        return _outcome(bool(text.strip()), value, "non-empty", text or "(empty)")
+    if isinstance(check, c.Range):
+        return _range(check, env, value)
+    if isinstance(check, c.Compare):
+        return _compare(check, env, value)
+    raise TypeError(f"unknown check {type(check).__name__}")
+
+
+def _range(check, env: Env, value: Value) -> Outcome:
+    try:
+        number = quantity_of(env, value, check.kind)
+    except ValueError_ as exc:
+        return _error(value, str(exc))
+    parts = []
+    ok = True
+    if check.min is not None:
+        parts.append(f">= {_bound_text(check.min)}")
+        ok = ok and number >= check.min.value
+    if check.max is not None:
+        parts.append(f"<= {_bound_text(check.max)}")
+        ok = ok and number <= check.max.value
+    return _outcome(ok, value, " and ".join(parts))
+
+
+_RELATIONS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+}
+
+
+def _compare(check, env: Env, value: Value) -> Outcome:
+    other = env.value(check.other)
+    try:
+        left = quantity_of(env, value, check.kind)
+        right = quantity_of(env, other, check.kind)
+    except ValueError_ as exc:
+        return _error(value, str(exc))
+    limit = check.factor.value * right
+    expected = f"{check.op} {check.factor.value:g} x {check.other.name} ({limit:g})"
+    return _outcome(_RELATIONS[check.op](left, limit), value, expected)
+
+
+def _combinator(check, env: Env) -> Outcome:
+    if isinstance(check, c.Not):
+        inner = evaluate_check(check.check, env)
+        if inner.status not in ("pass", "fail"):
+            return inner
+        status = "fail" if inner.status == "pass" else "pass"
+        return Outcome(
+            status,
+            inner.actual,
+            f"not ({inner.expected})",
+            inner.file,
+            inner.line,
+            inner.message,
+            inner.parameters,
+        )
+    outcomes = [evaluate_check(item, env) for item in check.checks]
+    if any(o.status == "not_applicable" for o in outcomes) and isinstance(check, c.AllOf):
+        return next(o for o in outcomes if o.status == "not_applicable")
+    if isinstance(check, c.AllOf):
+        for status in ("error", "fail"):
+            bad = next((o for o in outcomes if o.status == status), None)
+            if bad is not None:
+                return bad
+        return _merge(outcomes, "pass")
+    if any(o.status == "pass" for o in outcomes):
+        return next(o for o in outcomes if o.status == "pass")
+    errors = [o for o in outcomes if o.status == "error"]
+    if errors:
+        return errors[0]
+    failing = [o for o in outcomes if o.status == "fail"]
+    if not failing:
+        return outcomes[0] if outcomes else Outcome("not_applicable")
+    return Outcome(
+        "fail",
+        failing[0].actual,
+        " or ".join(o.expected for o in failing),
+        failing[0].file,
+        failing[0].line,
+        failing[0].message,
+        tuple(p for o in failing for p in o.parameters),
+    )
+
+
+def _merge(outcomes: list[Outcome], status: str) -> Outcome:
+    first = outcomes[0] if outcomes else Outcome(status)
+    params = tuple(dict.fromkeys(p for o in outcomes for p in o.parameters))
+    return Outcome(
+        status,
+        "; ".join(o.actual for o in outcomes if o.actual),
+        "; ".join(o.expected for o in outcomes if o.expected),
+        first.file,
+        first.line,
+        first.message,
+        params,
+    )

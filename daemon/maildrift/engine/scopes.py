@@ -1,0 +1,47 @@
+"""Expanding a rule's scopes into the places it is judged (one result each)."""
+
+from __future__ import annotations
+
+from maildrift.engine.env import Target
+from maildrift.engine.mailconfig import MailConfig
+from maildrift.policy.scope import glob_match
+
+__all__ = ["expand_scope"]
+
+
+def _head(instance: str) -> str:
+    return f"postfix@{instance}" if instance else "postfix"
+
+
+def expand_scope(scope, mail: MailConfig, exclude: tuple[str, ...] = ()) -> list[Target]:
+    """Targets for one scope; ``exclude`` globs drop smtpd services by ``SERVICE/TYPE``."""
+    if scope.component == "cross":
+        config = mail.postfix[0] if mail.postfix else None
+        return [Target("cross", "cross", postfix=config)]
+    if scope.component == "dovecot":
+        if scope.kind == "global":
+            return [Target("dovecot:global", "dovecot")]
+        return [Target(str(scope), "dovecot", filters=((scope.kind, scope.name),))]
+    targets = []
+    for config in mail.postfix:
+        if scope.instance is not None and not glob_match(scope.instance, config.instance):
+            continue
+        head = _head(config.instance)
+        if scope.kind == "main":
+            targets.append(Target(f"{head}:main", "postfix", config.instance, config))
+            continue
+        for service in config.master.effective_services():
+            if scope.kind == "command":
+                if not glob_match(scope.name, service.command):
+                    continue
+                if any(glob_match(pattern, service.key) for pattern in exclude):
+                    continue
+            elif not (
+                glob_match(scope.name, service.service)
+                and glob_match(scope.service_type, service.type)
+            ):
+                continue
+            targets.append(
+                Target(f"{head}:{service.key}", "postfix", config.instance, config, service)
+            )
+    return targets

@@ -1,0 +1,55 @@
+"""Loading everything one evaluation judges, for ``check`` and the daemon alike."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from maildrift.dovecot.loader import load_dovecot
+from maildrift.engine.mailconfig import MailConfig
+from maildrift.engine.snapshot import take_snapshot
+from maildrift.errors import ConfigError
+from maildrift.postfix.loader import load_postfix_instances
+from maildrift.wiring import Sources
+
+__all__ = ["dovecot_defaults", "load_mail_config"]
+
+
+def dovecot_defaults(version: str) -> dict[str, str]:
+    """Dovecot's global defaults for a config syntax version (2.3 or 2.4)."""
+    name = "dovecot-defaults-2.4.txt" if version == "2.4" else "dovecot-defaults-2.3.txt"
+    text = resources.files("maildrift").joinpath("data", name).read_text(encoding="utf-8")
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("#") or " =" not in line:
+            continue
+        key, _, value = line.partition(" =")
+        found[key.strip()] = value.strip()
+    return found
+
+
+def load_mail_config(sources: Sources, components=("postfix", "dovecot")) -> MailConfig:
+    """Load Postfix and Dovecot; a component that cannot be read records its error."""
+    mail = MailConfig()
+    if "postfix" in components:
+        try:
+            mail.postfix = load_postfix_instances(
+                sources.postfix_dir,
+                sources.reader,
+                sources.defaults,
+                sources.facts,
+                sources.params,
+            )
+        except ConfigError as exc:
+            mail.errors["postfix"] = exc
+    if "dovecot" in components:
+        try:
+            defaults = dovecot_defaults("2.3")
+            mail.dovecot = load_dovecot(sources.dovecot_config, sources.reader, defaults=defaults)
+            mail.dovecot.check_conflicts()
+        except ConfigError as exc:
+            mail.errors["dovecot"] = exc
+            mail.dovecot = None
+    if mail.dovecot is not None:
+        mail.dovecot_defaults = dovecot_defaults(mail.dovecot.version)
+    mail.files = take_snapshot(sources.reader, mail.postfix, mail.dovecot)
+    return mail
