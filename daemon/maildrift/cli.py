@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     from maildrift.checkcmd import add_check_arguments
 
     add_check_arguments(check)
+    from maildrift.policycmd import add_policy_arguments
+
+    add_policy_arguments(commands.add_parser("policy", help="validate or explain policies"))
     return parser
 
 
@@ -95,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             from maildrift.checkcmd import run_check
 
             return run_check(args)
+        if args.command == "policy":
+            from maildrift.policycmd import run_policy
+
+            return run_policy(args)
     except MaildriftError as exc:
         print(f"maildrift: {exc}", file=sys.stderr)
         return exc.exit_code

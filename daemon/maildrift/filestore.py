@@ -8,6 +8,7 @@ names it.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import glob
 import os
 import stat
@@ -60,6 +61,11 @@ class TreeReader:
         path = os.path.normpath(path)
         if path in self.candidates:
             return self.candidates[path]
+        return self.live_path(path)
+
+    def live_path(self, path: str) -> str:
+        """:meth:`host_path` ignoring candidates: where the live file is."""
+        path = os.path.normpath(path)
         if self.root and os.path.isabs(path):
             return os.path.join(self.root, path.lstrip("/"))
         return path
@@ -127,8 +133,10 @@ class TreeReader:
 
     def glob(self, pattern: str) -> list[str]:
         """Configured paths matching an absolute glob, sorted in C-locale order."""
-        host = self.host_path(pattern)
-        matches = [self.config_path(p) for p in glob.glob(host)]
+        host = self.live_path(pattern)
+        matches = {self.config_path(p) for p in glob.glob(host)}
+        # A candidate for a file that does not exist yet (a new conf.d file) matches too.
+        matches |= {p for p in self.candidates if fnmatch.fnmatchcase(p, os.path.normpath(pattern))}
         return sorted(matches, key=os.fsencode)
 
     def listdir(self, path: str) -> list[str]:

@@ -45,7 +45,10 @@ def _id_maps(reader: TreeReader) -> tuple[dict[str, int], dict[str, int]]:
 def _info(reader: TreeReader, path: str, secret: bool, read: bool, names) -> FileInfo:
     users, groups = names
     try:
-        st = os.stat(reader.host_path(path))
+        # Metadata is the live file's: a candidate (Ansible's 0600 temp file) is
+        # judged for content only; a candidate for a new file has no live file yet.
+        live = reader.live_path(path)
+        st = os.stat(live if os.path.lexists(live) else reader.host_path(path))
     except OSError as exc:
         return FileInfo(path, exists=False, secret=secret, error=exc.strerror or str(exc))
     owner = next((n for n, i in users.items() if i == st.st_uid), str(st.st_uid))
