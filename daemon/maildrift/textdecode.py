@@ -12,10 +12,7 @@ BINARY_THRESHOLD = 0.01
 # Bytes a text file may hold: printable ASCII, whitespace, and anything >= 0x80
 # (UTF-8 or Latin-1 text in comments).
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\v\x1b")
-
-
-def _is_control(byte: int) -> bool:
-    return (byte < 0x20 and byte not in _TEXT_CONTROLS) or byte == 0x7F
+_CONTROL_BYTES = bytes(b for b in range(256) if (b < 0x20 and b not in _TEXT_CONTROLS) or b == 0x7F)
 
 
 def decode_config(data: bytes, path: str) -> str:
@@ -35,7 +32,8 @@ def decode_config(data: bytes, path: str) -> str:
     if nul >= 0:
         raise ConfigError("binary file refused (NUL byte)", path, data.count(b"\n", 0, nul) + 1)
     if data:
-        controls = sum(1 for b in data if _is_control(b))
+        # translate() in C: counting byte by byte in Python dominated load time.
+        controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
         if controls / len(data) > BINARY_THRESHOLD:
             raise ConfigError(
                 f"binary file refused ({controls} of {len(data)} bytes are not text)", path

@@ -33,6 +33,8 @@ maildrift.errors.ConfigError: d.conf:1: Garbage after '{'
 
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass, field
 
@@ -118,6 +120,16 @@ def unescape(text: str, version: str = "2.3") -> str:
 
 def lex_dovecot(text: str, path: str, version: str = "2.3") -> list[Statement]:
     """Every non-empty logical line of one file; syntax errors raise ConfigError(path, line)."""
+    return list(_lex_cached(text, path, version))
+
+
+@functools.lru_cache(maxsize=256)
+def _lex_cached(text: str, path: str, version: str) -> tuple[Statement, ...]:
+    # Pure, so memoised: the daemon re-reads a tree where most files did not change.
+    return tuple(_lex(text, path, version))
+
+
+def _lex(text: str, path: str, version: str) -> list[Statement]:
     white = _WHITE.get(version, _WHITE["2.3"])
     lines = text.split("\n")
     complete = len(lines) - 1
@@ -130,8 +142,9 @@ def lex_dovecot(text: str, path: str, version: str = "2.3") -> list[Statement]:
             break
         # The istream drops the CR of a CRLF line end; a last line without LF keeps it.
         physical = raw[:-1] if number <= complete and raw.endswith("\r") else raw
-        pos = _skip(physical, 0, white)
-        if pos == len(physical) or physical[pos] == "#":
+        stripped = physical.lstrip(white)
+        pos = len(physical) - len(stripped)
+        if not stripped or stripped[0] == "#":
             # A blank or comment line after a '\' continuation throws the
             # gathered text away, as doveconf does.
             pending, joined = [], ""
@@ -169,6 +182,8 @@ def _skip(text: str, pos: int, white: str) -> int:
 
 def _comment_start(line: str, pos: int, white: str) -> tuple[int, str | None]:
     """Where a ``#`` comment starts (quotes protect it); warn where doveconf warns."""
+    if "#" not in line:
+        return len(line), None
     i = pos
     while i < len(line):
         char = line[i]

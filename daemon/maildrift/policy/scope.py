@@ -31,6 +31,7 @@ type 'inett' (did you mean 'inet'?)
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -72,8 +73,15 @@ def glob_match(pattern: str, text: str) -> bool:
     >>> glob_match("postfix:*/inet", "postfix:[::1]:25/inet"), glob_match("s?tp", "smtps")
     (True, False)
     """
+    if not is_glob(pattern):
+        return pattern == text
+    return _compiled_glob(pattern).fullmatch(text) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled_glob(pattern: str) -> re.Pattern[str]:
     regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.fullmatch(regex, text, re.DOTALL) is not None
+    return re.compile(regex, re.DOTALL)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ _TYPES = frozenset({"inet", "unix", "fifo", "pass", "unix-dgram"})
 _FLAG = re.compile(r"^[yn-]$")
 _WAKEUP = re.compile(r"^(-|[0-9]+\??)$")
 _LIMIT = re.compile(r"^(-|[0-9]+)$")
+_WORDS = re.compile(f"[^{re.escape(POSTFIX_SPACE)}]+")
 # Daemon options that take the next argument as their value (master(5)).
 _OPTIONS_WITH_VALUE = "o"
 
@@ -153,6 +154,8 @@ def _display_arg(text: str, after_o: bool) -> str:
 def _tokens(logical: LogicalLine, file: str, warnings: list[Diagnostic]) -> list[Token]:
     """Whitespace-separated words; ``{ ... }`` keeps whitespace inside one word."""
     text = logical.text
+    if "{" not in text and len(logical.parts) <= 1:
+        return [Token(word, logical.first) for word in _WORDS.findall(text)]
     tokens: list[Token] = []
     i = 0
     while i < len(text):

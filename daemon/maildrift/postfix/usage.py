@@ -41,18 +41,40 @@ def _scannable(config, name: str) -> bool:
     return config.params.types.get(name) != "raw"
 
 
+def _default_references(config) -> dict[str, frozenset[str]]:
+    """``$name`` references of every default value, computed once per defaults table."""
+    defaults = config.defaults
+    cached = getattr(defaults, "_references_cache", None)
+    if cached is None:
+        cached = {
+            name: frozenset(referenced_names(raw))
+            for name, raw in defaults.raw.items()
+            if _scannable(config, name) and "$" in raw
+        }
+        object.__setattr__(defaults, "_references_cache", cached)
+    return cached
+
+
 def _references(config) -> tuple[set[str], set[str]]:
     """Names referenced by ``$name`` and names of lookup-table parameters."""
+    cached = config._cache.get("usage-references")
+    if cached is None:
+        cached = _compute_references(config)
+        config._cache["usage-references"] = cached
+    return cached
+
+
+def _compute_references(config) -> tuple[set[str], set[str]]:
     referenced: set[str] = set()
     tables: set[str] = set()
     suffixes = config.params.dbms_suffixes
     for assignment in config.main.assignments:
         tables |= _dbms_names(assignment.value_raw, suffixes)
-        if _scannable(config, assignment.name):
+        if _scannable(config, assignment.name) and "$" in assignment.value_raw:
             referenced |= referenced_names(assignment.value_raw)
-    for name, raw in config.defaults.raw.items():
-        if config.main.get(name) is None and _scannable(config, name):
-            referenced |= referenced_names(raw)
+    for name, names in _default_references(config).items():
+        if config.main.get(name) is None:
+            referenced |= names
     for service in config.master.services:
         for override in service.overrides:
             tables |= _dbms_names(override.value_raw, suffixes)
@@ -103,15 +125,15 @@ def unused_override_names(config) -> list[tuple[str, str, Diagnostic]]:
     if classes is not None:
         known |= {n for n in _LIST_SPLIT.split(config.expanded("smtpd_restriction_classes").text)}
     found = []
+    main_refs: set[str] = set()
+    for assignment in config.main.assignments:
+        if _scannable(config, assignment.name) and "$" in assignment.value_raw:
+            main_refs |= referenced_names(assignment.value_raw)
     for service in config.master.services:
         local = set()
         for override in service.overrides:
-            if _scannable(config, override.name):
+            if _scannable(config, override.name) and "$" in override.value_raw:
                 local |= referenced_names(override.value_raw)
-        main_refs = set()
-        for assignment in config.main.assignments:
-            if _scannable(config, assignment.name):
-                main_refs |= referenced_names(assignment.value_raw)
         for override in service.overrides:
             if override.name not in known | local | main_refs:
                 message = f"unused parameter: {override.name}={override.value_raw}"

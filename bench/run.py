@@ -1,0 +1,176 @@
+"""maildrift benchmarks (``make bench``): speed goals live here, never in unit tests.
+
+Figures: median, p99 and n of each measurement, printed as a table and
+written to bench/results/latest.json.  docs/benchmarks.md records them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(TOP, "daemon"))
+sys.path.insert(0, TOP)
+
+from maildrift.engine.evaluate import evaluate  # noqa: E402
+from maildrift.filestore import TreeReader  # noqa: E402
+from maildrift.loading import load_mail_config  # noqa: E402
+from maildrift.policyload import load_site_policy  # noqa: E402
+from maildrift.wiring import build_sources  # noqa: E402
+
+STOCK_POSTFIX = os.path.join(TOP, "tests/postfix/corpus/stock-debian")
+STOCK_DOVECOT = os.path.join(TOP, "tests/dovecot/corpus/stock")
+DEMO = os.path.join(TOP, "demo")
+OVAL_ID = "oval:ssg-postfix_network_listening_disabled:def:1"
+OVAL_FILE = "/usr/share/xml/scap/ssg/content/ssg-rhel9-oval.xml"
+
+
+def stats(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return {"median_ms": statistics.median(ordered) * 1e3, "p99_ms": p99 * 1e3, "n": len(ordered)}
+
+
+def timed(function, n: int, warmup: int = 5) -> list[float]:
+    for _ in range(warmup):
+        function()
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def stock_tree(directory: str) -> str:
+    postfix = os.path.join(directory, "etc/postfix")
+    shutil.copytree(STOCK_POSTFIX, postfix)
+    shutil.copytree(STOCK_DOVECOT, os.path.join(directory, "etc/dovecot"))
+    for name in os.listdir(postfix):
+        # Postfix pauses on a main.cf written within the last seconds.
+        os.utime(os.path.join(postfix, name), (0, 0))
+    return directory
+
+
+def bench_model(root: str, n: int) -> dict:
+    """Parse and build the effective model of the stock trees, in-process."""
+    from maildrift.dovecot.loader import load_dovecot
+    from maildrift.loading import dovecot_defaults
+    from maildrift.postfix.loader import load_postfix_instances
+    from maildrift.postfix.usage import known_names
+
+    sources = build_sources(root=root, postfix_version="3.7")
+    defaults = dovecot_defaults("2.3")
+
+    def build():
+        reader = TreeReader(root)
+        configs = load_postfix_instances(
+            "/etc/postfix", reader, sources.defaults, sources.facts, sources.params
+        )
+        for name in configs[0].main.names():
+            configs[0].expanded(name)
+        known_names(configs[0])
+        load_dovecot("/etc/dovecot/dovecot.conf", reader, defaults=defaults).check_conflicts()
+
+    model = stats(timed(build, n))
+    postfix_dir = os.path.join(root, "etc/postfix")
+    dovecot_conf = os.path.join(root, "etc/dovecot/dovecot.conf")
+
+    def spawn():
+        subprocess.run(["postconf", "-c", postfix_dir, "-n"], capture_output=True, check=True)
+        subprocess.run(["doveconf", "-c", dovecot_conf, "-n"], capture_output=True, check=True)
+
+    spawned = stats(timed(spawn, max(20, n // 10), warmup=2))
+    return {
+        "model": model,
+        "postconf_n_plus_doveconf_n": spawned,
+        "ratio_median": model["median_ms"] / spawned["median_ms"],
+        "goal_ratio": 0.25,
+    }
+
+
+def bench_check(n: int) -> dict:
+    """A full evaluation of the hardened demo configuration, in-process."""
+    policy = load_site_policy()
+    sources = build_sources(
+        root=DEMO, host_facts=os.path.join(DEMO, "host-facts.yaml"), postfix_version="3.7"
+    )
+    now = datetime.now(timezone.utc)
+    mail = load_mail_config(sources)
+    evaluate_only = stats(timed(lambda: evaluate(policy, mail, (), now), n))
+    full = stats(timed(lambda: evaluate(policy, load_mail_config(sources), (), now), n))
+    return {
+        "evaluate_only": evaluate_only,
+        "load_and_evaluate": full,
+        "goal_ms": 2.0,
+        "rules": len(policy.rules),
+    }
+
+
+def bench_process(n: int) -> dict:
+    """maildrift check as a whole process against oscap oval eval of one SSG definition."""
+    command = [
+        sys.executable,
+        "-m",
+        "maildrift",
+        "check",
+        "--root",
+        DEMO,
+        "--host-facts",
+        os.path.join(DEMO, "host-facts.yaml"),
+        "--postfix-version",
+        "3.7",
+    ]
+    env = dict(os.environ, PYTHONPATH=os.path.join(TOP, "daemon"))
+    result = {
+        "maildrift_check": stats(
+            timed(lambda: subprocess.run(command, capture_output=True, env=env, check=False), n, 1)
+        )
+    }
+    if shutil.which("oscap") and os.path.exists(OVAL_FILE):
+        oscap = ["oscap", "oval", "eval", "--id", OVAL_ID, OVAL_FILE]
+        result["oscap_oval_eval"] = stats(
+            timed(lambda: subprocess.run(oscap, capture_output=True, check=False), n, 1)
+        )
+        result["ratio_median"] = (
+            result["maildrift_check"]["median_ms"] / result["oscap_oval_eval"]["median_ms"]
+        )
+    else:
+        result["oscap_oval_eval"] = "not installed (openscap-scanner, ssg-nondebian)"
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=500, help="runs per in-process measurement")
+    parser.add_argument("--process-runs", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        results = {
+            "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "python": platform.python_version(),
+            "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+            "model_vs_spawn": bench_model(stock_tree(directory), args.n),
+            "check_in_process": bench_check(args.n),
+            "check_process_vs_oscap": bench_process(args.process_runs),
+        }
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "latest.json"), "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=2)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
