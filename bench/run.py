@@ -38,7 +38,7 @@ OVAL_FILE = "/usr/share/xml/scap/ssg/content/ssg-rhel9-oval.xml"
 
 def stats(samples: list[float]) -> dict:
     ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return {"median_ms": statistics.median(ordered) * 1e3, "p99_ms": p99 * 1e3, "n": len(ordered)}
 
 

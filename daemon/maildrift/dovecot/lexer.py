@@ -34,7 +34,6 @@ maildrift.errors.ConfigError: d.conf:1: Garbage after '{'
 from __future__ import annotations
 
 import functools
-
 import re
 from dataclasses import dataclass, field
 
