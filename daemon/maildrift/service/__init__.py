@@ -1,0 +1,1 @@
+"""``maildrift run``: the daemon that watches, judges, exports and notifies."""

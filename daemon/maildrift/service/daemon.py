@@ -1,0 +1,310 @@
+"""The main loop: wake on events, settle, judge, publish.  Handlers only queue.
+
+Data flows one way: watcher -> queue -> this loop -> load (pure parsers) ->
+evaluate (pure engine) -> metrics, logs, notify.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from maildrift.engine.evaluate import evaluate
+from maildrift.errors import MaildriftError
+from maildrift.service.settle import Settler
+from maildrift.service.watchplan import WatchPlan, plan_watches
+
+__all__ = ["Daemon", "DaemonDeps"]
+
+#: The loop never sleeps longer, so signal flags and watchdog pings stay timely.
+_MAX_WAIT_S = 0.25
+_RESCAN_KINDS = {
+    "overflow": "overflow",
+    "watch_removed": "watch_lost",
+    "delete_self": "watch_lost",
+    "move_self": "watch_lost",
+}
+
+
+@dataclass
+class DaemonDeps:
+    """Collaborators built by the composition root (service.app)."""
+
+    config: object
+    load_policy: object  # () -> Policy (raises MaildriftError)
+    load_waivers: object  # (policy) -> list
+    load_mail: object  # () -> MailConfig
+    make_watcher: object  # (sink) -> watcher
+    host_path: object  # configured path -> host path
+    metrics: object
+    notifier: object
+    log: object
+    clock_ns: object = time.monotonic_ns
+    events: queue.Queue = field(default_factory=queue.Queue)
+
+
+class Daemon:
+    def __init__(self, deps: DaemonDeps) -> None:
+        self.deps = deps
+        self.config = deps.config
+        self.policy = None
+        self.waivers = []
+        self.previous: dict | None = None
+        self.plan = WatchPlan()
+        self.watcher = None
+        self.settler = Settler(
+            int(self.config.settle_ms * 1e6), int(self.config.max_delay_ms * 1e6)
+        )
+        self.batch_start_ns: int | None = None
+        self.stop_requested = False
+        self.reload_requested = False
+        self.last_rescan_ns = 0
+        self.last_ping_ns = 0
+        self.last_status = ""
+
+    # -- handlers: never raise, only flag or queue -------------------------------------
+
+    def _on_signal(self, signum, _frame) -> None:
+        if signum == signal.SIGHUP:
+            self.reload_requested = True
+        else:
+            self.stop_requested = True
+
+    def _sink(self, event) -> None:
+        try:
+            self.deps.events.put_nowait(event)
+        except Exception:  # noqa: BLE001 - a handler must never raise into the watcher
+            pass
+
+    # -- state ----------------------------------------------------------------------------
+
+    def _state_file(self) -> str:
+        return os.path.join(self.config.state_dir, "verdicts.json")
+
+    def _load_previous(self) -> dict | None:
+        try:
+            with open(self._state_file(), encoding="utf-8") as handle:
+                data = json.load(handle)
+            return {(item["rule"], item["scope"]): item["status"] for item in data["results"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _save_verdicts(self, report) -> None:
+        try:
+            os.makedirs(self.config.state_dir, mode=0o700, exist_ok=True)
+            path = self._state_file()
+            temp = path + ".tmp"
+            with open(temp, "w", encoding="utf-8") as handle:
+                json.dump(
+                    {
+                        "results": [
+                            {"rule": r.rule, "scope": r.scope, "status": r.status}
+                            for r in report.results
+                        ]
+                    },
+                    handle,
+                )
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+        except OSError as exc:
+            self.deps.log.error("state_not_saved", error=str(exc))
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    def evaluate(self, reason: str, started_ns: int | None = None) -> None:
+        metrics, log = self.deps.metrics, self.deps.log
+        begin = time.perf_counter()
+        mail = self.deps.load_mail()
+        report = evaluate(self.policy, mail, self.waivers, datetime.now(timezone.utc))
+        metrics.evaluation_duration.observe(time.perf_counter() - begin)
+        for component in ("postfix", "dovecot"):
+            instances = [c.instance for c in mail.postfix] if component == "postfix" else [""]
+            for instance in instances or [""]:
+                valid = 0 if component in mail.errors else 1
+                metrics.config_valid.labels(component, instance).set(valid)
+        for component, error in mail.errors.items():
+            log.error(
+                "config_invalid",
+                component=component,
+                file=error.file,
+                line=error.line,
+                error=error.message,
+            )
+        drifted = metrics.publish(report, self.previous)
+        if started_ns is not None:
+            metrics.event_to_verdict.observe((self.deps.clock_ns() - started_ns) / 1e9)
+        metrics.last_evaluation.set_to_current_time()
+        if self.config.textfile:
+            try:
+                metrics.write_textfile(self.config.textfile)
+            except OSError as exc:
+                log.error("textfile_not_written", path=self.config.textfile, error=str(exc))
+        from maildrift.service.logs import redact
+
+        for result in drifted:
+            log.warning(
+                "drift",
+                rule=result.rule,
+                scope=result.scope,
+                severity=result.severity,
+                file=result.file,
+                line=result.line,
+                expected=result.expected,
+                actual=redact(" ".join(result.parameters), result.actual),
+            )
+        summary = report.summary()
+        log.info("evaluation", reason=reason, **summary, drift=len(drifted))
+        self.previous = {(r.rule, r.scope): r.status for r in report.results}
+        self._save_verdicts(report)
+        self._update_status(report)
+        self._update_watches(mail)
+
+    def _update_status(self, report) -> None:
+        applicable = [r for r in report.results if r.status != "not_applicable"]
+        good = [r for r in applicable if r.status in ("pass", "waived")]
+        failing = sorted({r.rule for r in applicable if r.status in ("fail", "error")})
+        status = f"{len(good)}/{len(applicable)} rules pass"
+        if failing:
+            status += "; failing: " + ", ".join(failing)
+        self.last_status = status
+        self.deps.notifier.status(status)
+
+    def _update_watches(self, mail) -> None:
+        if self.watcher is None:
+            return
+        plan = plan_watches(
+            mail, self.config.postfix_dirs, self.config.dovecot_configs, self.deps.host_path
+        )
+        wanted = {d for d in plan.directories if os.path.isdir(d)}
+        current = set(self.watcher.directories())
+        for directory in sorted(current - wanted):
+            self.watcher.remove_directory(directory)
+        for directory in sorted(wanted - current):
+            try:
+                self.watcher.add_directory(directory)
+            except Exception as exc:  # noqa: BLE001 - reported, the periodic rescan covers it
+                self.deps.log.error("watch_failed", directory=directory, error=str(exc))
+        self.plan = plan
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _handle(self, event) -> None:
+        reason = _RESCAN_KINDS.get(event.kind)
+        if reason is not None and (
+            event.kind == "overflow"
+            or event.path in self.plan.roots
+            or event.directory in self.plan.directories
+        ):
+            self.deps.metrics.rescans.labels(reason).inc()
+            self._note(event.received_monotonic_ns)
+            return
+        if self.plan.relevant(event.path):
+            self._note(event.received_monotonic_ns)
+
+    def _note(self, received_ns: int) -> None:
+        if self.batch_start_ns is None:
+            self.batch_start_ns = received_ns
+        self.settler.note(self.deps.clock_ns())
+
+    def _reload(self) -> None:
+        notifier, log = self.deps.notifier, self.deps.log
+        notifier.reloading()
+        try:
+            policy = self.deps.load_policy()
+            waivers = self.deps.load_waivers(policy)
+        except MaildriftError as exc:
+            log.error("reload_failed", error=str(exc))
+            self.deps.metrics.config_reloads.labels("failed").inc()
+            self.deps.metrics.policy_load_success.set(0)
+        else:
+            self.policy, self.waivers = policy, waivers
+            self.deps.metrics.set_policy(policy)
+            self.deps.metrics.config_reloads.labels("ok").inc()
+            log.info("reloaded", policy=policy.name, sha256=policy.sha256)
+            self.evaluate("reload")
+        notifier.ready(self.last_status)
+
+    def _tick(self) -> None:
+        now = self.deps.clock_ns()
+        alive = self.watcher is not None and self.watcher.alive()
+        self.deps.metrics.watch_healthy.set(1 if alive else 0)
+        interval = self.deps.notifier.watchdog_interval
+        if alive and interval and now - self.last_ping_ns >= interval * 1e9:
+            self.deps.notifier.watchdog()
+            self.last_ping_ns = now
+        if not alive and self.watcher is not None:
+            self.deps.metrics.rescans.labels("backend_dead").inc()
+            self.deps.log.error("watcher_dead", backend=self.watcher.backend)
+            self._restart_watcher()
+            self.evaluate("backend_dead")
+        if now - self.last_rescan_ns >= self.config.rescan_interval_s * 1e9:
+            self.last_rescan_ns = now
+            if self.previous is not None:
+                self.deps.metrics.rescans.labels("periodic").inc()
+                self.evaluate("periodic")
+
+    def _restart_watcher(self) -> None:
+        try:
+            if self.watcher is not None:
+                self.watcher.stop()
+        except Exception:  # noqa: BLE001 - the old watcher is gone either way
+            pass
+        self.watcher = self.deps.make_watcher(self._sink)
+        self.deps.metrics.set_backend(self.watcher.backend)
+        self.watcher.start()
+
+    def run(self) -> int:
+        deps = self.deps
+        signal.signal(signal.SIGHUP, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        self.policy = deps.load_policy()
+        self.waivers = deps.load_waivers(self.policy)
+        deps.metrics.set_policy(self.policy)
+        self.previous = self._load_previous()
+        self._restart_watcher()
+        deps.metrics.rescans.labels("start").inc()
+        self.last_rescan_ns = deps.clock_ns()
+        self.evaluate("start")
+        deps.notifier.ready(self.last_status)
+        deps.log.info(
+            "ready",
+            backend=self.watcher.backend,
+            mode=self.config.mode,
+            watching=sorted(self.watcher.directories()),
+        )
+        while not self.stop_requested:
+            if self.reload_requested:
+                self.reload_requested = False
+                self._reload()
+            wait = self.settler.wait_ns(deps.clock_ns())
+            timeout = _MAX_WAIT_S if wait is None else min(_MAX_WAIT_S, wait / 1e9)
+            try:
+                event = deps.events.get(timeout=timeout)
+            except queue.Empty:
+                event = None
+            if event is not None:
+                self._handle(event)
+                while True:
+                    try:
+                        self._handle(deps.events.get_nowait())
+                    except queue.Empty:
+                        break
+            if self.settler.due(deps.clock_ns()):
+                started = self.batch_start_ns
+                self.settler.reset()
+                self.batch_start_ns = None
+                deps.metrics.config_changes.labels("config", "").inc()
+                self.evaluate("change", started)
+            self._tick()
+        deps.notifier.stopping()
+        deps.log.info("stopping")
+        if self.watcher is not None:
+            self.watcher.stop()
+        return 0
