@@ -6,6 +6,7 @@ evaluate (pure engine) -> metrics, logs, notify.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -76,10 +77,8 @@ class Daemon:
             self.stop_requested = True
 
     def _sink(self, event) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.deps.events.put_nowait(event)
-        except Exception:  # noqa: BLE001 - a handler must never raise into the watcher
-            pass
 
     # -- state ----------------------------------------------------------------------------
 
@@ -188,7 +187,7 @@ class Daemon:
         for directory in sorted(wanted - current):
             try:
                 self.watcher.add_directory(directory)
-            except Exception as exc:  # noqa: BLE001 - reported, the periodic rescan covers it
+            except Exception as exc:
                 self.deps.log.error("watch_failed", directory=directory, error=str(exc))
         self.plan = plan
 
@@ -253,7 +252,7 @@ class Daemon:
         try:
             if self.watcher is not None:
                 self.watcher.stop()
-        except Exception:  # noqa: BLE001 - the old watcher is gone either way
+        except Exception:
             pass
         self.watcher = self.deps.make_watcher(self._sink)
         self.deps.metrics.set_backend(self.watcher.backend)
