@@ -15,9 +15,9 @@ UNIT = os.path.join(os.path.dirname(__file__), "..", "..", "systemd", "maildrift
 
 def _installed_copy(tmp_path) -> str:
     """The unit with ExecStart pointing at this checkout's maildrift, so verify can run it."""
-    executable = shutil.which("maildrift") or os.path.join(
-        os.path.dirname(os.path.realpath(os.sys.executable)), "maildrift"
-    )
+    executable = os.path.join(os.path.dirname(sys.executable), "maildrift")
+    if not os.access(executable, os.X_OK):
+        executable = shutil.which("maildrift") or executable
     with open(UNIT, encoding="utf-8") as handle:
         text = handle.read().replace("/usr/bin/maildrift", executable)
     target = tmp_path / "maildrift.service"
