@@ -48,12 +48,14 @@ def _parser() -> argparse.ArgumentParser:
 
     add_policy_arguments(commands.add_parser("policy", help="validate or explain policies"))
     run = commands.add_parser("run", help="watch, judge and export, in the foreground")
-    run.add_argument("--config", metavar="FILE", help="daemon config (default "
-                     "/etc/maildrift/maildrift.yaml)")
+    run.add_argument(
+        "--config", metavar="FILE", help="daemon config (default /etc/maildrift/maildrift.yaml)"
+    )
     run.add_argument("--root", metavar="DIR", help="watch DIR/etc/postfix and DIR/etc/dovecot")
     run.add_argument("--host-facts", metavar="FILE")
-    run.add_argument("--listen", metavar="ADDR:PORT", help="metrics endpoint (default "
-                     "127.0.0.1:29025)")
+    run.add_argument(
+        "--listen", metavar="ADDR:PORT", help="metrics endpoint (default 127.0.0.1:29025)"
+    )
     run.add_argument("--state-dir", metavar="DIR")
     run.add_argument("--mode", choices=("observe", "dry-run", "enforce"))
     return parser

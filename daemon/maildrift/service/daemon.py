@@ -62,6 +62,7 @@ class Daemon:
             int(self.config.settle_ms * 1e6), int(self.config.max_delay_ms * 1e6)
         )
         self.batch_start_ns: int | None = None
+        self.batch_components: set[str] = set()
         self.stop_requested = False
         self.reload_requested = False
         self.last_rescan_ns = 0
@@ -204,6 +205,7 @@ class Daemon:
             self._note(event.received_monotonic_ns)
             return
         if self.plan.relevant(event.path):
+            self.batch_components.add(self.plan.component(event.path))
             self._note(event.received_monotonic_ns)
 
     def _note(self, received_ns: int) -> None:
@@ -299,7 +301,9 @@ class Daemon:
                 started = self.batch_start_ns
                 self.settler.reset()
                 self.batch_start_ns = None
-                deps.metrics.config_changes.labels("config", "").inc()
+                for component in sorted(self.batch_components):
+                    deps.metrics.config_changes.labels(component, "").inc()
+                self.batch_components.clear()
                 self.evaluate("change", started)
             self._tick()
         deps.notifier.stopping()

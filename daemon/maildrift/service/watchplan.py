@@ -25,6 +25,14 @@ class WatchPlan:
     parents: frozenset[str] = frozenset()
     files: frozenset[str] = frozenset()
     globs: tuple[str, ...] = field(default_factory=tuple)
+    postfix_roots: frozenset[str] = frozenset()
+
+    def component(self, path: str) -> str:
+        """postfix or dovecot: which component an event's path belongs to."""
+        path = os.path.normpath(path)
+        if any(path == r or path.startswith(r + "/") for r in self.postfix_roots):
+            return "postfix"
+        return "dovecot"
 
     @property
     def directories(self) -> frozenset[str]:
@@ -41,7 +49,9 @@ class WatchPlan:
 
 def plan_watches(mail, postfix_dirs, dovecot_configs, host_path) -> WatchPlan:
     """The plan for one loaded configuration; ``host_path`` maps configured paths."""
-    roots = {os.path.normpath(host_path(d)) for d in postfix_dirs}
+    postfix_roots = {os.path.normpath(host_path(d)) for d in postfix_dirs}
+    postfix_roots |= {os.path.normpath(host_path(c.config_directory)) for c in mail.postfix}
+    roots = set(postfix_roots)
     roots |= {os.path.dirname(os.path.normpath(host_path(c))) for c in dovecot_configs}
     files: set[str] = set()
     globs: list[str] = []
@@ -70,4 +80,5 @@ def plan_watches(mail, postfix_dirs, dovecot_configs, host_path) -> WatchPlan:
         parents=frozenset(parents - roots),
         files=frozenset(files),
         globs=tuple(globs),
+        postfix_roots=frozenset(postfix_roots),
     )
