@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit bench clean format
+.PHONY: run effective test lint unit bench clean format
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,23 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+SCRATCH ?= $(CURDIR)/.run
+PORT ?= 29025
+
+# The daemon in the foreground on a scratch copy of the demo tree (Ctrl-C stops it).
 run: $(STAMP)
+	@rm -rf $(SCRATCH) && mkdir -p $(SCRATCH)
+	@cp -a demo $(SCRATCH)/root
+	@chmod 600 $(SCRATCH)/root/etc/pki/tls/private/postfix.key $(SCRATCH)/root/etc/pki/dovecot/private/dovecot.pem
+	@printf 'policy_dir: null\nstate_dir: $(SCRATCH)/state\nhost_facts: $(CURDIR)/demo/host-facts.yaml\nmetrics: {listen: "127.0.0.1:$(PORT)"}\n' > $(SCRATCH)/maildrift.yaml
+	@echo "maildrift watches $(SCRATCH)/root; metrics on http://127.0.0.1:$(PORT)/metrics"
+	@echo "Try an unsafe edit in another shell, then watch the metric flip:"
+	@echo "  sed -i 's/^    noplaintext$$/    mutual_auth/' $(SCRATCH)/root/etc/postfix/main.cf"
+	@echo "  curl -s 127.0.0.1:$(PORT)/metrics | grep 'rule_compliant.*sasl-security-options'"
+	$(VENV)/bin/maildrift run --config $(SCRATCH)/maildrift.yaml --root $(SCRATCH)/root
+
+# The effective configuration of the demo tree, as postconf -n and doveconf -n show it.
+effective: $(STAMP)
 	$(VENV)/bin/maildrift effective postfix --root demo --host-facts demo/host-facts.yaml
 	$(VENV)/bin/maildrift effective dovecot --root demo
 

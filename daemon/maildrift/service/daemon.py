@@ -181,15 +181,28 @@ class Daemon:
         plan = plan_watches(
             mail, self.config.postfix_dirs, self.config.dovecot_configs, self.deps.host_path
         )
+        backend = self.watcher.backend
         wanted = {d for d in plan.directories if os.path.isdir(d)}
         current = set(self.watcher.directories())
         for directory in sorted(current - wanted):
             self.watcher.remove_directory(directory)
-        for directory in sorted(wanted - current):
+        added = sorted(wanted - current)
+        for directory in added:
             try:
                 self.watcher.add_directory(directory)
             except Exception as exc:
                 self.deps.log.error("watch_failed", directory=directory, error=str(exc))
+        if added and self.previous is not None:
+            # A file in a newly watched directory may have changed between the
+            # load and the watch: judge once more so nothing slips through.
+            self._note(self.deps.clock_ns())
+        if self.watcher.backend != backend:
+            self.deps.metrics.set_backend(self.watcher.backend)
+            self.deps.log.warning(
+                "watch_backend",
+                backend=self.watcher.backend,
+                reason=getattr(self.watcher, "reason", ""),
+            )
         self.plan = plan
 
     # -- the loop -------------------------------------------------------------------------
@@ -257,8 +270,20 @@ class Daemon:
         except Exception:
             pass
         self.watcher = self.deps.make_watcher(self._sink)
-        self.deps.metrics.set_backend(self.watcher.backend)
         self.watcher.start()
+        self.deps.metrics.set_backend(self.watcher.backend)
+        self.deps.metrics.watch_healthy.set(1 if self.watcher.alive() else 0)
+
+    def _initial_directories(self) -> list[str]:
+        host = self.deps.host_path
+        roots = [host(d) for d in self.config.postfix_dirs]
+        roots += [os.path.dirname(host(c)) for c in self.config.dovecot_configs]
+        found = []
+        for root in roots:
+            for directory in (os.path.dirname(root), root):
+                if os.path.isdir(directory) and directory not in found:
+                    found.append(directory)
+        return found
 
     def run(self) -> int:
         deps = self.deps
@@ -270,6 +295,11 @@ class Daemon:
         deps.metrics.set_policy(self.policy)
         self.previous = self._load_previous()
         self._restart_watcher()
+        # Watch the configured roots (and their parents) before the first load,
+        # so an edit made while it runs is queued, not lost.
+        for directory in self._initial_directories():
+            with contextlib.suppress(Exception):
+                self.watcher.add_directory(directory)
         deps.metrics.rescans.labels("start").inc()
         self.last_rescan_ns = deps.clock_ns()
         self.evaluate("start")

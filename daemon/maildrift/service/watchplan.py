@@ -63,6 +63,8 @@ def plan_watches(mail, postfix_dirs, dovecot_configs, host_path) -> WatchPlan:
             files.add(os.path.normpath(entry.read_path or host_path(entry.path)))
         for include in mail.dovecot.include_globs:
             globs.append(os.path.normpath(host_path(include.pattern)))
+    # Certificates, keys and lookup tables the policy inspects live elsewhere too.
+    files |= {os.path.normpath(host_path(p)) for p in mail.files.files}
     include_dirs = {os.path.dirname(f) for f in files}
     include_dirs |= {os.path.dirname(g) for g in globs if "*" not in os.path.dirname(g)}
     include_dirs = {
