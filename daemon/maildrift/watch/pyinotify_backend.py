@@ -46,6 +46,10 @@ class _Handler(pyinotify.ProcessEvent):
     def process_default(self, event):
         self.watcher._deliver(event)
 
+    def process_IN_Q_OVERFLOW(self, event):
+        # pyinotify's own handler only logs a warning; the daemon must rescan.
+        self.watcher._deliver(event)
+
 
 class PyinotifyWatcher:
     backend = "pyinotify"
