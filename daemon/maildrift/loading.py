@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 
 from maildrift.dovecot.loader import load_dovecot
@@ -14,17 +15,22 @@ from maildrift.wiring import Sources
 __all__ = ["dovecot_defaults", "load_mail_config"]
 
 
-def dovecot_defaults(version: str) -> dict[str, str]:
-    """Dovecot's global defaults for a config syntax version (2.3 or 2.4)."""
+@functools.lru_cache(maxsize=4)
+def _dovecot_defaults(version: str) -> tuple[tuple[str, str], ...]:
     name = "dovecot-defaults-2.4.txt" if version == "2.4" else "dovecot-defaults-2.3.txt"
     text = resources.files("maildrift").joinpath("data", name).read_text(encoding="utf-8")
-    found = {}
+    found = []
     for line in text.splitlines():
         if line.startswith("#") or " =" not in line:
             continue
         key, _, value = line.partition(" =")
-        found[key.strip()] = value.strip()
-    return found
+        found.append((key.strip(), value.strip()))
+    return tuple(found)
+
+
+def dovecot_defaults(version: str) -> dict[str, str]:
+    """Dovecot's global defaults for a config syntax version (2.3 or 2.4), read once."""
+    return dict(_dovecot_defaults(version))
 
 
 def load_mail_config(sources: Sources, components=("postfix", "dovecot")) -> MailConfig:

@@ -131,7 +131,12 @@ class MasterCf:
 
     def find(self, key: str) -> Service | None:
         """The effective entry for ``service/type``."""
-        return next((s for s in self.services if s.effective and s.key == key), None)
+        index = self.__dict__.get("_index")
+        if index is None:
+            index = {s.key: s for s in self.services if s.effective}
+            # Frozen dataclass: cache the index beside the fields, once per parse.
+            object.__setattr__(self, "_index", index)
+        return index.get(key)
 
 
 def _display_arg(text: str, after_o: bool) -> str:

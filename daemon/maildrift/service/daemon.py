@@ -23,7 +23,7 @@ from maildrift.service.watchplan import WatchPlan, plan_watches
 __all__ = ["Daemon", "DaemonDeps"]
 
 #: The loop never sleeps longer, so signal flags and watchdog pings stay timely.
-_MAX_WAIT_S = 0.25
+_MAX_WAIT_S = 1.0
 _RESCAN_KINDS = {
     "overflow": "overflow",
     "watch_removed": "watch_lost",
@@ -315,7 +315,8 @@ class Daemon:
                 self.reload_requested = False
                 self._reload()
             wait = self.settler.wait_ns(deps.clock_ns())
-            timeout = _MAX_WAIT_S if wait is None else min(_MAX_WAIT_S, wait / 1e9)
+            ceiling = min(_MAX_WAIT_S, deps.notifier.watchdog_interval or _MAX_WAIT_S)
+            timeout = ceiling if wait is None else min(ceiling, wait / 1e9)
             try:
                 event = deps.events.get(timeout=timeout)
             except queue.Empty:

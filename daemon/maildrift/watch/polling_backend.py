@@ -1,126 +1,70 @@
-"""A stat-polling watcher: the fallback when an inotify watch cannot be added.
+"""The last resort: stat-polling, for directories inotify cannot watch.
 
-It also serves as the cheap periodic scan beside watchdog, which drops queue
-overflows silently.  Files a caller classes as secret are stat()ed only.
+It needs no kernel resources, so it works when the inotify watch or instance
+limit is exhausted, at the price of latency (one interval, default 1 s) and
+of kinds it cannot see (see ``maildrift.watch.matrix``): a rename shows up as
+``moved_to`` on the name that now holds another inode, a move out of the
+directory as ``delete``, a moved or deleted directory as ``delete_self``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import stat
-import threading
+from typing import Callable
 
-from maildrift.watch.events import make_event
+from maildrift.watch.events import Reporter, Sink
+from maildrift.watch.scan import PeriodicThread, ScanSet, default_is_secret
 
-__all__ = ["PollingWatcher", "snapshot_directory"]
+__all__ = ["DEFAULT_POLL_INTERVAL", "PollingWatcher"]
 
-
-def snapshot_directory(directory: str, is_secret=lambda path: False) -> dict | None:
-    """path -> (inode, size, mtime_ns, mode, uid, gid, content hash or None); None if gone."""
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return None
-    found = {}
-    for name in names:
-        path = os.path.join(directory, name)
-        try:
-            st = os.lstat(path)
-        except OSError:
-            continue
-        digest = None
-        if stat.S_ISREG(st.st_mode) and not is_secret(path) and st.st_size <= 1 << 20:
-            with contextlib.suppress(OSError), open(path, "rb") as handle:
-                digest = hashlib.sha256(handle.read()).hexdigest()
-        found[path] = (
-            st.st_ino,
-            st.st_size,
-            st.st_mtime_ns,
-            st.st_mode,
-            st.st_uid,
-            st.st_gid,
-            digest,
-        )
-    return found
-
-
-def diff_snapshots(old: dict, new: dict) -> list[tuple[str, str]]:
-    """(kind, path) events that turn ``old`` into ``new``."""
-    events = []
-    for path in sorted(set(old) - set(new)):
-        events.append(("delete", path))
-    for path in sorted(set(new) - set(old)):
-        events.append(("create", path))
-    for path in sorted(set(old) & set(new)):
-        before, after = old[path], new[path]
-        if before[0] != after[0]:
-            events.append(("moved_to", path))
-        elif before[1:3] != after[1:3] or before[6] != after[6]:
-            events.append(("close_write", path))
-        elif before[3:6] != after[3:6]:
-            events.append(("attrib", path))
-    return events
+DEFAULT_POLL_INTERVAL = 1.0
 
 
 class PollingWatcher:
+    """Snapshots each directory every ``interval`` seconds and reports the differences."""
+
     backend = "poll"
 
-    def __init__(self, sink, interval: float = 1.0, is_secret=lambda path: False) -> None:
-        self.sink = sink
-        self.interval = interval
-        self.is_secret = is_secret
-        self._snapshots: dict[str, dict | None] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="maildrift-poll", daemon=True)
-        self.errors = 0
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        interval: float = DEFAULT_POLL_INTERVAL,
+        is_secret: Callable[[str], bool] = default_is_secret,
+    ) -> None:
+        self._reporter = Reporter(sink)
+        self._scans = ScanSet(self._reporter, is_secret)
+        self._thread = PeriodicThread("maildrift-poll", interval, self.scan_now)
 
-    def _emit(self, kind: str, path: str) -> None:
-        try:
-            self.sink(make_event(kind, path))
-        except Exception:
-            self.errors += 1
+    @property
+    def errors(self) -> int:
+        return self._reporter.errors + self._thread.errors
 
     def add_directory(self, path: str) -> None:
-        with self._lock:
-            self._snapshots[os.path.normpath(path)] = snapshot_directory(path, self.is_secret)
+        # The first snapshot is taken here, so a change right after the call is seen.
+        self._scans.add(os.path.normpath(os.path.abspath(path)))
 
     def remove_directory(self, path: str) -> None:
-        with self._lock:
-            self._snapshots.pop(os.path.normpath(path), None)
+        self._scans.remove(os.path.normpath(os.path.abspath(path)))
 
     def directories(self) -> list[str]:
-        with self._lock:
-            return [d for d, snap in self._snapshots.items() if snap is not None]
+        return self._scans.paths()
 
-    def scan_once(self) -> None:
-        with self._lock:
-            directories = list(self._snapshots.items())
-        for directory, old in directories:
-            new = snapshot_directory(directory, self.is_secret)
-            if old is not None and new is None:
-                self._emit("delete_self", directory)
-            elif old is None and new is not None:
-                self._emit("create", directory)
-            elif old is not None and new is not None:
-                for kind, path in diff_snapshots(old, new):
-                    self._emit(kind, path)
-            with self._lock:
-                if directory in self._snapshots:
-                    self._snapshots[directory] = new
+    def scan_now(self) -> None:
+        """One poll; the thread calls it every interval, tests may call it directly."""
+        self._scans.scan(self._lost)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            with contextlib.suppress(Exception):
-                self.scan_once()
+    def _lost(self, path: str) -> None:
+        if self._scans.remove(path):
+            # Polling cannot tell a deleted directory from a moved one.
+            self._reporter.emit("delete_self", path)
+            self._reporter.emit("watch_removed", path)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._thread.stop()
 
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._thread.alive()
