@@ -205,8 +205,14 @@ class PostfixConfig:
         """Expand a setting as the daemon reading it would, naming file and line on error."""
         if setting.source == "unknown":
             return Expanded("", frozenset({setting.name}))
+        key = ("expanded", setting.value_raw, setting.service)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         try:
-            return self._expand_raw(setting.value_raw, setting.service)
+            result = self._expand_raw(setting.value_raw, setting.service)
+            self._cache[key] = result
+            return result
         except ExpansionError as exc:
             raise ConfigError(exc.message, setting.file, setting.line) from None
 
