@@ -31,8 +31,13 @@ import struct
 import termios
 import threading
 import time
+import warnings
 
-import pyinotify
+with warnings.catch_warnings():
+    # pyinotify imports asyncore, deprecated since 3.6 and gone in 3.12 (where
+    # the pyasyncore package provides it); the warning is not ours to act on.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import pyinotify
 
 from maildrift.watch.events import Reporter, Sink, WatchError, check_directory, watch_error
 
