@@ -92,8 +92,13 @@ class WatchdogWatcher:
         #: path -> (watchdog watch, handler, (st_dev, st_ino) when added)
         self._watches: dict[str, tuple[object, _Handler, tuple[int, int]]] = {}
         #: Watches lost to the file system, unscheduled later by the scan thread
-        #: (unscheduling joins the emitter, which a handler must not wait for).
+        #: or the next add (unscheduling joins the emitter, which a handler must
+        #: not wait for).
         self._dead: list[object] = []
+        #: Serialises schedule and unschedule: watchdog keys watches by path, so
+        #: a late unschedule of a lost watch would also kill its re-added twin.
+        #: Never taken by handlers, so it cannot deadlock with the observer's lock.
+        self._scheduling = threading.Lock()
         self._scans = ScanSet(self._reporter, is_secret)
         self._cookies = itertools.count(1)
         self._scanner = PeriodicThread("maildrift-watchdog-scan", scan_interval, self.scan_now)
@@ -166,20 +171,37 @@ class WatchdogWatcher:
             self._observer_started = True
             self._observer.start()
         handler = _Handler(self, path)
-        try:
-            watch = self._observer.schedule(handler, path, recursive=False, event_filter=_FILTER)
-        except TypeError:  # watchdog < 2.3 has no event_filter
-            watch = self._observer.schedule(handler, path, recursive=False)
-        except OSError as exc:
-            raise watch_error(exc.errno, path, exc.strerror or str(exc)) from None
-        try:
-            self._scans.add(path)
-        except OSError:
-            handler.active = False
-            self._unschedule(watch)
-            raise
+        with self._scheduling:
+            # A deleted and recreated directory comes back before the scan
+            # reaped its dead watch; without this, schedule() would reuse the
+            # dead emitter registered under the same path.
+            self._reap()
+            try:
+                watch = self._schedule(handler, path)
+            except OSError as exc:
+                raise watch_error(exc.errno, path, exc.strerror or str(exc)) from None
+            try:
+                self._scans.add(path)
+            except OSError:
+                handler.active = False
+                self._unschedule(watch)
+                raise
         with self._lock:
             self._watches[path] = (watch, handler, identity)
+
+    def _schedule(self, handler: _Handler, path: str):
+        # 7.x adds IN_DONT_FOLLOW unless told otherwise, which would watch a
+        # symlinked /etc/postfix itself instead of the directory; 6.x follows
+        # whenever an event_filter is given; older ones know neither option.
+        options = {"recursive": False, "event_filter": _FILTER, "follow_symlink": True}
+        for drop in ((), ("follow_symlink",), ("follow_symlink", "event_filter")):
+            try:
+                kwargs = {k: v for k, v in options.items() if k not in drop}
+                return self._observer.schedule(handler, path, **kwargs)
+            except TypeError:
+                if drop == ("follow_symlink", "event_filter"):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def remove_directory(self, path: str) -> None:
         path = os.path.normpath(os.path.abspath(path))
@@ -189,7 +211,15 @@ class WatchdogWatcher:
             return
         entry[1].active = False
         self._scans.remove(path)
-        self._unschedule(entry[0])
+        with self._scheduling:
+            self._unschedule(entry[0])
+
+    def _reap(self) -> None:
+        """Unschedule lost watches; the caller holds ``_scheduling``."""
+        with self._lock:
+            dead, self._dead = self._dead, []
+        for watch in dead:
+            self._unschedule(watch)
 
     def _unschedule(self, watch) -> None:
         with contextlib.suppress(Exception):  # already gone with its emitter
@@ -201,10 +231,8 @@ class WatchdogWatcher:
 
     def scan_now(self) -> None:
         """Reap lost watches, then report what the scan finds; runs every scan_interval."""
-        with self._lock:
-            dead, self._dead = self._dead, []
-        for watch in dead:
-            self._unschedule(watch)
+        with self._scheduling:
+            self._reap()
         self._scans.scan(self._lose)
 
     def start(self) -> None:
