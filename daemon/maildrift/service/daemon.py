@@ -68,6 +68,8 @@ class Daemon:
         self.last_rescan_ns = 0
         self.last_ping_ns = 0
         self.last_status = ""
+        self.restarts: list[int] = []
+        self.gave_up = False
 
     # -- handlers: never raise, only flag or queue -------------------------------------
 
@@ -252,7 +254,7 @@ class Daemon:
         if alive and interval and now - self.last_ping_ns >= interval * 1e9:
             self.deps.notifier.watchdog()
             self.last_ping_ns = now
-        if not alive and self.watcher is not None:
+        if not alive and self.watcher is not None and self._may_restart(now):
             self.deps.metrics.rescans.labels("backend_dead").inc()
             self.deps.log.error("watcher_dead", backend=self.watcher.backend)
             self._restart_watcher()
@@ -262,6 +264,19 @@ class Daemon:
             if self.previous is not None:
                 self.deps.metrics.rescans.labels("periodic").inc()
                 self.evaluate("periodic")
+
+    def _may_restart(self, now: int) -> bool:
+        """At most 3 watcher restarts in 10 minutes; then WATCHDOG pings stay off
+        and systemd restarts the whole daemon."""
+        window = 600 * 10**9
+        self.restarts = [t for t in self.restarts if now - t < window]
+        if len(self.restarts) >= 3:
+            if not self.gave_up:
+                self.gave_up = True
+                self.deps.log.error("watcher_given_up", restarts=len(self.restarts))
+            return False
+        self.restarts.append(now)
+        return True
 
     def _restart_watcher(self) -> None:
         try:
