@@ -49,13 +49,13 @@ def report_text(report: Report, colour: bool = False) -> str:
         tag = result.status.upper()
         if colour:
             tag = f"{_COLOURS[result.status]}{tag}{_RESET}"
-        lines.append(f"{tag} [{result.severity}] {result.rule} {result.scope} {where}")
-        detail = f"    {result.actual or '(empty)'}"
+        line = f"{tag} [{result.severity}] {result.rule} {result.scope} {where}: "
+        line += result.actual or "(empty)"
         if result.expected:
-            detail += f"; expected {result.expected}"
-        lines.append(detail)
+            line += f" (expected {result.expected})"
         if result.message:
-            lines.append(f"    {result.message}")
+            line += f"; {result.message}"
+        lines.append(line)
     summary = report.summary()
     lines.append(
         f"{summary['total']} results: {summary['passed']} passed, {summary['failed']} failed, "

@@ -58,7 +58,8 @@ def _result(rule, target: Target, outcome: Outcome, waivers, now) -> Result:
         scope=target.scope,
         parameters=outcome.parameters or tuple(p.name for p in rule.inputs),
         expected=outcome.expected,
-        actual=outcome.actual,
+        # The display form, as postconf -n shows values: whitespace runs collapsed.
+        actual=" ".join(outcome.actual.split()),
         file=outcome.file,
         line=outcome.line,
         message=message,
