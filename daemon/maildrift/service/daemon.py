@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 
 from maildrift.engine.evaluate import evaluate
 from maildrift.errors import MaildriftError
+from maildrift.service.logs import redact
 from maildrift.service.settle import Settler
 from maildrift.service.watchplan import WatchPlan, plan_watches
 
@@ -147,8 +148,6 @@ class Daemon:
                 metrics.write_textfile(self.config.textfile)
             except OSError as exc:
                 log.error("textfile_not_written", path=self.config.textfile, error=str(exc))
-        from maildrift.service.logs import redact
-
         for result in drifted:
             log.warning(
                 "drift",

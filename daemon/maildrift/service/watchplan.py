@@ -70,11 +70,13 @@ def plan_watches(mail, postfix_dirs, dovecot_configs, host_path) -> WatchPlan:
     include_dirs = {
         d for d in include_dirs if not any(d == r or d.startswith(r + "/") for r in roots)
     }
-    # Subdirectories of a root are watched too (conf.d, sasl/).
-    subdirs = set()
-    for root in roots:
-        for base, dirs, _files in os.walk(root):
-            subdirs |= {os.path.join(base, d) for d in dirs}
+    # Subdirectories of a root holding files are watched too (conf.d, sasl/); the
+    # snapshot already walked them, so no second walk on every evaluation.
+    subdirs = {
+        os.path.dirname(os.path.normpath(host_path(path)))
+        for paths in mail.files.config_files.values()
+        for path in paths
+    }
     parents = {os.path.dirname(r) for r in roots}
     return WatchPlan(
         roots=frozenset(roots),
