@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run effective test lint unit bench clean format
+.PHONY: run effective test lint unit bench bench-daemon clean format
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,12 @@ test: lint
 unit: $(STAMP)
 	$(PY) -m pytest -q -m "not services" $(PYTEST_ARGS)
 
+# Model and check figures; bench-daemon adds latency, idle CPU and RSS (about 6 minutes).
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+bench-daemon: $(STAMP)
+	$(PY) bench/daemon_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info daemon/*.egg-info
