@@ -105,7 +105,8 @@ def relay_restrictions(env: Env) -> Outcome:
         line=value.line,
         parameters=params,
     )
-    if verdict == "pass" and env.target.service is None:
+    if verdict == "pass":
+        # An -o mynetworks on a service opens that service alone.
         return mynetworks_narrow(env)
     return outcome
 

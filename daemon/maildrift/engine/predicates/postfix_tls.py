@@ -54,6 +54,11 @@ def enabled_protocols(value: str) -> set[str]:
 
 def _level(env: Env, side: str, service: str | None) -> tuple[str, object]:
     """The effective TLS level with the legacy use_tls/enforce_tls mapping."""
+    if side == "smtpd":
+        wrapper = env.postfix_value("smtpd_tls_wrappermode", service)
+        if postfix_bool(wrapper.text):
+            # Wrapper mode is TLS from the first byte, whatever the level says.
+            return "encrypt", wrapper
     level = env.postfix_value(f"{side}_tls_security_level", service)
     if level.text.strip():
         return level.text.strip().lower(), level

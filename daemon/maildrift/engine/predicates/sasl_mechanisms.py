@@ -18,21 +18,25 @@ __all__ = ["MECHANISM_FLAGS", "filter_mechanisms", "sasl_mechanisms_available"]
 
 #: Dovecot mechanism -> the security properties smtpd's options filter on.
 MECHANISM_FLAGS = {
-    "plain": {"plaintext", "dictionary", "active"},
-    "login": {"plaintext", "dictionary", "active"},
+    # Dovecot's mech_module flags (verified on the real stack: noactive keeps
+    # PLAIN and LOGIN; mutual_auth removes them).
+    "plain": {"plaintext"},
+    "login": {"plaintext"},
     "anonymous": {"anonymous"},
     "cram-md5": {"dictionary", "active"},
-    "digest-md5": {"dictionary", "active"},
+    "digest-md5": {"dictionary", "active", "mutual_auth"},
     "ntlm": {"dictionary", "active"},
-    "scram-sha-1": {"dictionary"},
-    "scram-sha-256": {"dictionary"},
-    "otp": {"dictionary"},
-    "gssapi": set(),
-    "gss-spnego": set(),
+    "scram-sha-1": {"mutual_auth"},
+    "scram-sha-256": {"mutual_auth"},
+    "otp": {"dictionary", "active"},
+    "gssapi": {"mutual_auth"},
+    "gss-spnego": {"mutual_auth"},
     "external": set(),
     "oauthbearer": {"plaintext"},
     "xoauth2": {"plaintext"},
 }
+#: Options that keep only mechanisms having the property (the others exclude it).
+_REQUIRED_FLAG = {"mutual_auth": "mutual_auth", "forward_secrecy": "forward_secrecy"}
 _OPTION_FLAG = {
     "noplaintext": "plaintext",
     "noanonymous": "anonymous",
@@ -43,7 +47,13 @@ _OPTION_FLAG = {
 
 def filter_mechanisms(mechanisms: list[str], options: list[str]) -> list[str]:
     banned = {_OPTION_FLAG[o.lower()] for o in options if o.lower() in _OPTION_FLAG}
-    return [m for m in mechanisms if not (MECHANISM_FLAGS.get(m.lower(), set()) & banned)]
+    required = {_REQUIRED_FLAG[o.lower()] for o in options if o.lower() in _REQUIRED_FLAG}
+    return [
+        m
+        for m in mechanisms
+        if not (MECHANISM_FLAGS.get(m.lower(), set()) & banned)
+        and required <= MECHANISM_FLAGS.get(m.lower(), set())
+    ]
 
 
 def sasl_mechanisms_available(env: Env) -> Outcome:
@@ -54,7 +64,13 @@ def sasl_mechanisms_available(env: Env) -> Outcome:
     auth_only = env.postfix_value("smtpd_tls_auth_only")
     wrapper = bool(postfix_bool(env.postfix_value("smtpd_tls_wrappermode").text))
     level = smtpd_tls_level(env)
-    tls_on = level in ("may", "encrypt") and bool(cert_source(env, key)[0])
+    certs = cert_source(env, key)[0]
+    # A configured but missing certificate leaves TLS off (STARTTLS gets 454).
+    tls_on = (
+        level in ("may", "encrypt")
+        and bool(certs)
+        and all(env.mail.files.get(path).exists for path in certs)
+    )
     plain_offer = not postfix_bool(auth_only.text) and level != "encrypt" and not wrapper
     params = (
         "smtpd_sasl_security_options",
