@@ -1,0 +1,1 @@
+"""Enforce mode: last-known-good state, quarantine, safe swaps, reverts and reloads."""
