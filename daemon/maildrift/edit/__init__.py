@@ -1,0 +1,1 @@
+"""Surgical, formatting-preserving edits of main.cf, master.cf and Dovecot files (pure)."""
