@@ -27,7 +27,7 @@ Sample input::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from maildrift.errors import ConfigError
 from maildrift.postfix.logical_lines import POSTFIX_SPACE, LogicalLine, logical_lines
@@ -57,12 +57,18 @@ _OPTIONS_WITH_VALUE = "o"
 
 @dataclass(frozen=True)
 class Override:
-    """One ``-o name=value`` (or ``-o { name = value }``) on a service."""
+    """One ``-o name=value`` (or ``-o { name = value }``) on a service.
+
+    ``option`` and ``token`` are the ``-o`` word and the value word, with their
+    physical positions (for edits that keep the rest of the file as it is).
+    """
 
     name: str
     value_raw: str
     line: int
     long_form: bool
+    option: Token | None = field(default=None, compare=False, repr=False)
+    token: Token | None = field(default=None, compare=False, repr=False)
 
     @property
     def value(self) -> str:
@@ -71,8 +77,14 @@ class Override:
 
 @dataclass(frozen=True)
 class Token:
+    """A word of an entry; ``column``..``end_column`` (exclusive) locate it on its
+    physical lines ``line``..``end_line`` (a ``{ ... }`` word may span lines)."""
+
     text: str
     line: int
+    column: int = field(default=0, compare=False)
+    end_line: int = field(default=0, compare=False)
+    end_column: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,8 @@ class Service:
     line: int
     end_line: int
     effective: bool = True
+    #: Index in ``args`` of the first word that is not a daemon option (len(args) if none).
+    options_end: int = field(default=0, compare=False)
 
     @property
     def key(self) -> str:
@@ -156,11 +170,28 @@ def _display_arg(text: str, after_o: bool) -> str:
     return inner
 
 
+def _position(logical: LogicalLine, offset: int) -> tuple[int, int]:
+    """(physical line, column) of character ``offset`` of the joined text."""
+    line, start = logical.first, 0
+    for part_start, number in logical.parts:
+        if part_start > offset:
+            break
+        line, start = number, part_start
+    return line, offset - start
+
+
+def _token(logical: LogicalLine, word: str, start: int, end: int) -> Token:
+    line, column = _position(logical, start)
+    end_line, last = _position(logical, max(end - 1, start))
+    return Token(word, line, column, end_line, last + 1)
+
+
 def _tokens(logical: LogicalLine, file: str, warnings: list[Diagnostic]) -> list[Token]:
     """Whitespace-separated words; ``{ ... }`` keeps whitespace inside one word."""
     text = logical.text
     if "{" not in text and len(logical.parts) <= 1:
-        return [Token(word, logical.first) for word in _WORDS.findall(text)]
+        first = logical.first
+        return [Token(m.group(), first, m.start(), first, m.end()) for m in _WORDS.finditer(text)]
     tokens: list[Token] = []
     i = 0
     while i < len(text):
@@ -179,7 +210,7 @@ def _tokens(logical: LogicalLine, file: str, warnings: list[Diagnostic]) -> list
         if level > 0:
             warnings.append(Diagnostic(file, logical.line_at(start), f"missing '}}' in \"{word}\""))
             word += "}"
-        tokens.append(Token(word, logical.line_at(start)))
+        tokens.append(_token(logical, word, start, i))
     return tokens
 
 
@@ -192,7 +223,10 @@ def _check(value: str, pattern: re.Pattern[str], field: str, logical: LogicalLin
         )
 
 
-def _overrides(args: list[Token], file: str, warnings: list[Diagnostic]) -> list[Override]:
+def _overrides(
+    args: list[Token], file: str, warnings: list[Diagnostic]
+) -> tuple[list[Override], int]:
+    """The ``-o`` overrides, and the index of the first argument that is not an option."""
     found: list[Override] = []
     i = 0
     while i < len(args):
@@ -212,11 +246,13 @@ def _overrides(args: list[Token], file: str, warnings: list[Diagnostic]) -> list
                     # postconf and master only warn and skip such an override.
                     warnings.append(Diagnostic(file, value_token.line, exc.message))
                 else:
-                    found.append(Override(name, value, value_token.line, long_form))
+                    found.append(
+                        Override(name, value, value_token.line, long_form, args[i], value_token)
+                    )
             i += 2
             continue
         i += 1
-    return found
+    return found, min(i, len(args))
 
 
 def parse_master_cf(text: str, file: str) -> MasterCf:
@@ -244,14 +280,16 @@ def parse_master_cf(text: str, file: str) -> MasterCf:
         _check(words[5], _WAKEUP, "wakeup", logical, file)
         _check(words[6], _LIMIT, "process_limit", logical, file)
         args = tokens[8:]
+        overrides, options_end = _overrides(args, file, warnings)
         services.append(
             Service(
                 *words,
                 args=tuple(args),
-                overrides=tuple(_overrides(args, file, warnings)),
+                overrides=tuple(overrides),
                 file=file,
                 line=logical.first,
                 end_line=logical.last,
+                options_end=options_end,
             )
         )
     last_index = {s.key: i for i, s in enumerate(services)}
