@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     from maildrift.policycmd import add_policy_arguments
 
     add_policy_arguments(commands.add_parser("policy", help="validate or explain policies"))
+    from maildrift.quarantinecmd import add_quarantine_arguments
+
+    add_quarantine_arguments(
+        commands.add_parser("quarantine", help="list or restore set-aside versions")
+    )
     run = commands.add_parser("run", help="watch, judge and export, in the foreground")
     run.add_argument(
         "--config", metavar="FILE", help="daemon config (default /etc/maildrift/maildrift.yaml)"
@@ -117,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
             from maildrift.policycmd import run_policy
 
             return run_policy(args)
+        if args.command == "quarantine":
+            from maildrift.quarantinecmd import run_quarantine
+
+            return run_quarantine(args)
     except MaildriftError as exc:
         print(f"maildrift: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -1,0 +1,78 @@
+"""Private state files: 0700 directories and 0600 files, replaced atomically.
+
+The quarantine and the last-known-good store keep copies of configuration
+files that other local users must not read, and must survive a crash at any
+moment: a file is either its old or its new version, never half written.
+
+>>> import tempfile
+>>> base = tempfile.mkdtemp()
+>>> state = ensure_private_dir(os.path.join(base, "state"))
+>>> oct(os.stat(state).st_mode & 0o777)
+'0o700'
+>>> write_private(os.path.join(state, "f"), b"x")
+>>> oct(os.stat(os.path.join(state, "f")).st_mode & 0o777)
+'0o600'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+
+__all__ = ["ensure_private_dir", "fsync_dir", "write_private"]
+
+
+def ensure_private_dir(path: str) -> str:
+    """Create ``path`` (and a missing parent) mode 0700; tighten it if it is looser.
+
+    Only the directory itself and its parent are created private: the parent
+    is the state directory, whose own parents (``/var/lib``) are the system's.
+    """
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        os.makedirs(os.path.dirname(parent), exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(parent, 0o700)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o700)
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def fsync_dir(path: str) -> None:
+    """Make a rename or unlink in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_private(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data``, mode 0600: temp file, fsync, rename, fsync of the directory.
+
+    The temp name is random and opened with O_EXCL|O_NOFOLLOW, so nothing
+    planted in the directory can redirect the write.  On failure the temp file
+    is removed and the old ``path`` is untouched; the OSError propagates.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    temp = os.path.join(directory, f".{name}.tmp-{secrets.token_hex(6)}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(temp, flags, 0o600)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    fsync_dir(directory)
