@@ -174,6 +174,7 @@ class DovecotConfig:
     warnings: list[Diagnostic] = field(default_factory=list)
     # The root, then each filter scope in the order doveconf created its parser.
     scopes: list[Section] = field(default_factory=list)
+    _resolved: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def settings(self) -> dict[str, Setting]:
@@ -249,24 +250,30 @@ class DovecotConfig:
             self._resolve_all(scope.filter or FilterSpec())
 
     def _resolve_all(self, query: FilterSpec) -> dict[str, Setting]:
+        # Rules ask the same few contexts again and again; the model does not change.
+        cached = self._resolved.get(query)
+        if cached is not None:
+            return cached
+        matching = self._matching(query)
         names: set[str] = set()
-        for scope in self._matching(query):
+        for scope in matching:
             names.update(self.scope_settings(scope))
         found = {}
         for name in sorted(names):
-            setting = self._resolve(name, query)
+            setting = self._resolve(name, matching)
             if setting is not None:
                 found[name] = setting
+        self._resolved[query] = found
         return found
 
     def _matching(self, query: FilterSpec) -> list[Section]:
         found = [s for s in self.scopes if (s.filter or FilterSpec()).matches(query)]
         return sorted(found, key=lambda s: specificity(s.filter or FilterSpec()))
 
-    def _resolve(self, name: str, query: FilterSpec) -> Setting | None:
+    def _resolve(self, name: str, matching: list[Section]) -> Setting | None:
         result: Setting | None = None
         previous: FilterSpec | None = None
-        for scope in self._matching(query):
+        for scope in matching:
             spec = scope.filter or FilterSpec()
             setting = self.scope_settings(scope).get(name)
             superset = previous is None or is_superset(spec, previous)

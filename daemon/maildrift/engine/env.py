@@ -57,11 +57,17 @@ class Env:
         if config is None:
             raise ConfigError("no Postfix configuration to judge")
         key = self.service_key if service == "__target__" else service
-        setting = config.setting(name, key)
-        expanded = config.expand_setting(setting)
-        return Value(
-            name, expanded.text, setting.file, setting.line, setting.explicit, expanded.unknown
-        )
+        # Many rules read the same names per service; the loaded model is immutable.
+        memo_key = ("postfix-value", id(config), name, key)
+        value = self.mail.memo.get(memo_key)
+        if value is None:
+            setting = config.setting(name, key)
+            expanded = config.expand_setting(setting)
+            value = Value(
+                name, expanded.text, setting.file, setting.line, setting.explicit, expanded.unknown
+            )
+            self.mail.memo[memo_key] = value
+        return value
 
     def dovecot_value(self, name: str) -> Value:
         section = self.target.section

@@ -38,6 +38,15 @@ def _hint(rule) -> str:
     return "fix the file's owner, group or mode"
 
 
+def _references(rule) -> tuple[str, ...]:
+    # Rules are immutable once loaded and judged on every evaluation: format once.
+    cached = rule.__dict__.get("_reference_texts")
+    if cached is None:
+        cached = tuple(_reference_text(r) for r in rule.references)
+        object.__setattr__(rule, "_reference_texts", cached)
+    return cached
+
+
 def _result(rule, target: Target, outcome: Outcome, waivers, now) -> Result:
     status = outcome.status
     waiver = None
@@ -63,7 +72,7 @@ def _result(rule, target: Target, outcome: Outcome, waivers, now) -> Result:
         file=outcome.file,
         line=outcome.line,
         message=message,
-        references=tuple(_reference_text(r) for r in rule.references),
+        references=_references(rule),
         waiver=waiver,
         instance=target.instance,
         enforce=rule.enforce,

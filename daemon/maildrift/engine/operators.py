@@ -77,10 +77,15 @@ def evaluate_check(check, env: Env) -> Outcome:
         return Outcome("error", file=exc.file, line=exc.line, message=exc.message)
 
 
+_COMBINATORS = (c.AllOf, c.AnyOf, c.Not)
+_STRUCTURAL = (c.Section, c.FileMeta, c.Predicate)
+
+
 def _evaluate(check, env: Env) -> Outcome:
-    if isinstance(check, (c.AllOf, c.AnyOf, c.Not)):
+    kind = type(check)
+    if kind in _COMBINATORS:
         return _combinator(check, env)
-    if isinstance(check, (c.Section, c.FileMeta, c.Predicate)):
+    if kind in _STRUCTURAL:
         from maildrift.engine.structural import evaluate_structural
 
         return evaluate_structural(check, env)
@@ -177,17 +182,20 @@ def _combinator(check, env: Env) -> Outcome:
             inner.message,
             inner.parameters,
         )
-    outcomes = [evaluate_check(item, env) for item in check.checks]
-    if any(o.status == "not_applicable" for o in outcomes) and isinstance(check, c.AllOf):
-        return next(o for o in outcomes if o.status == "not_applicable")
-    if isinstance(check, c.AllOf):
+    all_of = type(check) is c.AllOf
+    outcomes = []
+    for item in check.checks:
+        outcome = evaluate_check(item, env)
+        # Short-circuit where the answer is already decided; checks have no side effects.
+        if outcome.status == ("not_applicable" if all_of else "pass"):
+            return outcome
+        outcomes.append(outcome)
+    if all_of:
         for status in ("error", "fail"):
             bad = next((o for o in outcomes if o.status == status), None)
             if bad is not None:
                 return bad
         return _merge(outcomes, "pass")
-    if any(o.status == "pass" for o in outcomes):
-        return next(o for o in outcomes if o.status == "pass")
     errors = [o for o in outcomes if o.status == "error"]
     if errors:
         return errors[0]

@@ -15,6 +15,15 @@ def _head(instance: str) -> str:
 
 def expand_scope(scope, mail: MailConfig, exclude: tuple[str, ...] = ()) -> list[Target]:
     """Targets for one scope; ``exclude`` globs drop smtpd services by ``SERVICE/TYPE``."""
+    # Most rules share a handful of scopes; the loaded configuration does not change.
+    key = ("targets", str(scope), exclude)
+    targets = mail.memo.get(key)
+    if targets is None:
+        targets = mail.memo[key] = _expand(scope, mail, exclude)
+    return list(targets)
+
+
+def _expand(scope, mail: MailConfig, exclude: tuple[str, ...]) -> tuple[Target, ...]:
     if scope.component == "cross":
         config = mail.postfix[0] if mail.postfix else None
         return [Target("cross", "cross", postfix=config)]
@@ -44,4 +53,4 @@ def expand_scope(scope, mail: MailConfig, exclude: tuple[str, ...] = ()) -> list
             targets.append(
                 Target(f"{head}:{service.key}", "postfix", config.instance, config, service)
             )
-    return targets
+    return tuple(targets)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 
 from maildrift.engine.env import Env
+from maildrift.engine.filecheck import file_outcome
+from maildrift.engine.predicates import PREDICATES
 from maildrift.engine.results import Outcome
 from maildrift.policy import checks as c
 from maildrift.policy.scope import glob_match
 
-__all__ = ["evaluate_structural", "file_outcome"]
+__all__ = ["evaluate_structural"]
 
 
 def evaluate_structural(check, env: Env) -> Outcome:
@@ -17,8 +19,6 @@ def evaluate_structural(check, env: Env) -> Outcome:
         return _section(check, env)
     if isinstance(check, c.FileMeta):
         return _file_meta(check, env)
-    from maildrift.engine.predicates import PREDICATES
-
     return PREDICATES[check.name](env, **check.kwargs)
 
 
@@ -49,46 +49,6 @@ def _section(check, env: Env) -> Outcome:
     if failing:
         return failing[0]
     return outcomes[0]
-
-
-def file_outcome(
-    env: Env,
-    path: str,
-    owner=(),
-    group=(),
-    mode_max=None,
-    mode_forbidden=None,
-    missing="fail",
-    parameter: str = "",
-) -> Outcome:
-    """Judge one file's owner, group and mode."""
-    info = env.mail.files.get(path)
-    params = (parameter,) if parameter else (path,)
-    if not info.exists:
-        status = "pass" if missing == "pass" else "fail"
-        return Outcome(status, actual=f"{path}: missing", expected="file exists", parameters=params)
-    problems = []
-    if owner and info.owner not in owner:
-        problems.append(f"owner {info.owner}")
-    if group and info.group not in group:
-        problems.append(f"group {info.group}")
-    if mode_max is not None and info.mode & ~mode_max:
-        problems.append(f"mode {info.mode:04o}")
-    if mode_forbidden is not None and info.mode & mode_forbidden:
-        problems.append(f"mode {info.mode:04o}")
-    wanted = []
-    if owner:
-        wanted.append("owner " + "/".join(owner))
-    if group:
-        wanted.append("group " + "/".join(group))
-    if mode_max is not None:
-        wanted.append(f"mode within {mode_max:04o}")
-    if mode_forbidden is not None:
-        wanted.append(f"no mode bits {mode_forbidden:04o}")
-    actual = f"{path}: owner {info.owner}, group {info.group}, mode {info.mode:04o}"
-    return Outcome(
-        "fail" if problems else "pass", actual=actual, expected=", ".join(wanted), parameters=params
-    )
 
 
 def _file_meta(check, env: Env) -> Outcome:

@@ -18,6 +18,7 @@ Sample input::
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Optional
 
 from maildrift.errors import ConfigError
@@ -211,6 +212,12 @@ def referenced_names(text: str) -> set[str]:
     >>> sorted(referenced_names("${a?{$b}:{$c}} $$d ${{$e} == {x} ? {$f}}"))
     ['a', 'b', 'c', 'e', 'f']
     """
+    return set(_referenced_names(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _referenced_names(text: str) -> frozenset[str]:
+    # Pure in the text; the same values are scanned on every model build.
     names: set[str] = set()
 
     def record(name: str) -> str:
@@ -227,4 +234,4 @@ def referenced_names(text: str) -> set[str]:
                 return
 
     scan(text)
-    return names
+    return frozenset(names)

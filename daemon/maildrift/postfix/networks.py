@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 __all__ = ["mynetworks_for_style"]
@@ -19,6 +20,7 @@ def _format(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
     return str(network)
 
 
+@functools.lru_cache(maxsize=64)
 def mynetworks_for_style(style: str, addresses: tuple[str, ...]) -> str | None:
     """The default mynetworks for a style; None for a style Postfix would reject."""
     interfaces = [ipaddress.ip_interface(a) for a in addresses]

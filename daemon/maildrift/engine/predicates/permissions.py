@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from maildrift.engine.env import Env
+from maildrift.engine.filecheck import file_outcome
 from maildrift.engine.results import Outcome
-from maildrift.engine.structural import file_outcome
 
 __all__ = ["config_permissions", "secret_permissions"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from maildrift.engine.env import Env
@@ -111,6 +112,18 @@ def relay_restrictions(env: Env) -> Outcome:
     return outcome
 
 
+@functools.lru_cache(maxsize=1024)
+def _too_wide(item: str, max_prefix_v4: int, max_prefix_v6: int) -> int:
+    """The prefix limit ``item`` breaks (a wildcard, or public and wider), else 0."""
+    try:
+        network = ipaddress.ip_network(item.replace("[", "").replace("]", ""), strict=False)
+    except ValueError:
+        return 0
+    limit = max_prefix_v4 if network.version == 4 else max_prefix_v6
+    public = not (network.is_private or network.is_loopback or network.is_link_local)
+    return limit if network.prefixlen == 0 or (public and network.prefixlen < limit) else 0
+
+
 def mynetworks_narrow(env: Env, max_prefix_v4: int = 24, max_prefix_v6: int = 64) -> Outcome:
     value = env.postfix_value("mynetworks")
     if value.unknown:
@@ -121,14 +134,8 @@ def mynetworks_narrow(env: Env, max_prefix_v4: int = 24, max_prefix_v6: int = 64
             parameters=("mynetworks",),
         )
     for item in split_list(value.text):
-        text = item.replace("[", "").replace("]", "")
-        try:
-            network = ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            continue
-        limit = max_prefix_v4 if network.version == 4 else max_prefix_v6
-        public = not (network.is_private or network.is_loopback or network.is_link_local)
-        if network.prefixlen == 0 or (public and network.prefixlen < limit):
+        limit = _too_wide(item, max_prefix_v4, max_prefix_v6)
+        if limit:
             return Outcome(
                 "fail",
                 actual=f"mynetworks includes {item}",

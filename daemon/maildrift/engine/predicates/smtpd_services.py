@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -23,6 +24,7 @@ __all__ = [
 _LOOPBACK_NAMES = {"localhost", "loopback-only"}
 
 
+@functools.lru_cache(maxsize=256)
 def _is_loopback_host(host: str) -> bool:
     host = host.strip("[]")
     if host in _LOOPBACK_NAMES:
@@ -53,8 +55,13 @@ def exposed_service(env: Env) -> Outcome:
 
 
 def sasl_enabled(config, service) -> bool:
-    text = config.expanded("smtpd_sasl_auth_enable", service.key if service else None).text
-    return bool(postfix_bool(text))
+    key = service.key if service else None
+    # Most SASL rules ask this for every smtpd service; the model is immutable.
+    cached = config._cache.get(("sasl-enabled", key))
+    if cached is None:
+        text = config.expanded("smtpd_sasl_auth_enable", key).text
+        cached = config._cache[("sasl-enabled", key)] = bool(postfix_bool(text))
+    return cached
 
 
 def sasl_service(env: Env) -> Outcome:
