@@ -6,12 +6,13 @@ moment: a file is either its old or its new version, never half written.
 
 >>> import tempfile
 >>> base = tempfile.mkdtemp()
->>> state = ensure_private_dir(os.path.join(base, "state"))
->>> oct(os.stat(state).st_mode & 0o777)
-'0o700'
->>> write_private(os.path.join(state, "f"), b"x")
->>> oct(os.stat(os.path.join(state, "f")).st_mode & 0o777)
+>>> blobs = ensure_private_dir(os.path.join(base, "state", "lkg", "blobs"))
+>>> [oct(os.stat(os.path.join(base, p)).st_mode & 0o777) for p in ("state", "state/lkg")]
+['0o700', '0o700']
+>>> write_private(os.path.join(blobs, "f"), b"x")
+>>> oct(os.stat(os.path.join(blobs, "f")).st_mode & 0o777)
 '0o600'
+>>> import shutil; shutil.rmtree(base)
 """
 
 from __future__ import annotations
@@ -24,19 +25,19 @@ __all__ = ["ensure_private_dir", "fsync_dir", "write_private"]
 
 
 def ensure_private_dir(path: str) -> str:
-    """Create ``path`` (and a missing parent) mode 0700; tighten it if it is looser.
+    """Create ``path`` and any missing parent mode 0700; tighten ``path`` if it is looser.
 
-    Only the directory itself and its parent are created private: the parent
-    is the state directory, whose own parents (``/var/lib``) are the system's.
+    Existing parents are left as they are: ``/var/lib`` is the system's.
     """
     path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    if not os.path.isdir(parent):
-        os.makedirs(os.path.dirname(parent), exist_ok=True)
+    missing = []
+    probe = path
+    while not os.path.isdir(probe):
+        missing.append(probe)
+        probe = os.path.dirname(probe)
+    for directory in reversed(missing):
         with contextlib.suppress(FileExistsError):
-            os.mkdir(parent, 0o700)
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(path, 0o700)
+            os.mkdir(directory, 0o700)
     if os.stat(path).st_mode & 0o077:
         os.chmod(path, 0o700)
     return path
