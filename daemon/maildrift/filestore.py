@@ -131,6 +131,10 @@ class TreeReader:
     def exists(self, path: str) -> bool:
         return self.stat(path) is not None
 
+    def lexists(self, path: str) -> bool:
+        """Whether anything is there, a dangling symlink included."""
+        return os.path.lexists(self.host_path(path))
+
     def glob(self, pattern: str) -> list[str]:
         """Configured paths matching an absolute glob, sorted in C-locale order."""
         host = self.live_path(pattern)

@@ -9,6 +9,7 @@ from maildrift.dovecot.loader import load_dovecot
 from maildrift.engine.mailconfig import MailConfig
 from maildrift.engine.snapshot import take_snapshot
 from maildrift.errors import ConfigError
+from maildrift.loadcache import LoadCache
 from maildrift.postfix.loader import load_postfix_instances
 from maildrift.wiring import Sources
 
@@ -33,25 +34,47 @@ def dovecot_defaults(version: str) -> dict[str, str]:
     return dict(_dovecot_defaults(version))
 
 
-def load_mail_config(sources: Sources, components=("postfix", "dovecot")) -> MailConfig:
-    """Load Postfix and Dovecot; a component that cannot be read records its error."""
+def _load_dovecot(config_file: str, reader, defaults: dict[str, str]):
+    dovecot = load_dovecot(config_file, reader, defaults=defaults)
+    dovecot.check_conflicts()
+    return dovecot
+
+
+def _uncached(_key, reader, loader):
+    return loader(reader)
+
+
+def load_mail_config(
+    sources: Sources, components=("postfix", "dovecot"), cache: LoadCache | None = None
+) -> MailConfig:
+    """Load Postfix and Dovecot; a component that cannot be read records its error.
+
+    With a ``cache`` (the daemon's), a component whose files all read the same
+    as last time is not parsed again: its previous model is reused.
+    """
     mail = MailConfig()
+    load = cache.load if cache is not None else _uncached
     if "postfix" in components:
         try:
-            mail.postfix = load_postfix_instances(
-                sources.postfix_dir,
-                sources.reader,
-                sources.defaults,
-                sources.facts,
-                sources.params,
+            mail.postfix = list(
+                load(
+                    ("postfix", sources.postfix_dir),
+                    sources.reader,
+                    lambda reader: load_postfix_instances(
+                        sources.postfix_dir, reader, sources.defaults, sources.facts, sources.params
+                    ),
+                )
             )
         except ConfigError as exc:
             mail.errors["postfix"] = exc
     if "dovecot" in components:
         try:
             defaults = dovecot_defaults("2.3")
-            mail.dovecot = load_dovecot(sources.dovecot_config, sources.reader, defaults=defaults)
-            mail.dovecot.check_conflicts()
+            mail.dovecot = load(
+                ("dovecot", sources.dovecot_config),
+                sources.reader,
+                lambda reader: _load_dovecot(sources.dovecot_config, reader, defaults),
+            )
         except ConfigError as exc:
             mail.errors["dovecot"] = exc
             mail.dovecot = None

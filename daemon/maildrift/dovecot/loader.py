@@ -108,9 +108,7 @@ class _Loader:
         for alternative in expand_braces(pattern):
             if _has_magic(alternative):
                 found.extend(self.reader.glob(alternative))
-            elif self.reader.stat(alternative) is not None or os.path.islink(
-                self.reader.host_path(alternative)
-            ):
+            elif self.reader.lexists(alternative):
                 found.append(alternative)
         return found
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -16,6 +17,12 @@ from maildrift.postfix.params import ParamTable
 from maildrift.textdecode import decode_config
 
 __all__ = ["load_postfix", "load_postfix_instances"]
+
+
+# The parsers are pure and their results immutable: an edit of main.cf need not
+# parse an unchanged master.cf again.
+_parse_main_cf = functools.lru_cache(maxsize=16)(parse_main_cf)
+_parse_master_cf = functools.lru_cache(maxsize=16)(parse_master_cf)
 
 
 def _read_text(reader: TreeReader, path: str) -> tuple[FileData, str]:
@@ -39,8 +46,8 @@ def load_postfix(
     master_data, master_text = _read_text(reader, master_path)
     config = PostfixConfig.build(
         config_directory,
-        parse_main_cf(main_text, main_path),
-        parse_master_cf(master_text, master_path),
+        _parse_main_cf(main_text, main_path),
+        _parse_master_cf(master_text, master_path),
         defaults,
         facts,
         params,

@@ -30,6 +30,7 @@ def run_daemon(args) -> int:
     """Build and run the daemon; configuration errors exit 2 before anything starts."""
     import prometheus_client
 
+    from maildrift.loadcache import LoadCache
     from maildrift.loading import load_mail_config
     from maildrift.policy import load_waivers
     from maildrift.policyload import load_site_policy
@@ -81,11 +82,13 @@ def run_daemon(args) -> int:
     def watcher_factory(sink):
         return make_watcher(sink, scan_interval=config.scan_interval_s)
 
+    # Components whose files read the same as last time are not parsed again.
+    load_cache = LoadCache()
     deps = DaemonDeps(
         config=config,
         load_policy=load_policy,
         load_waivers=load_waiver_list,
-        load_mail=lambda: load_mail_config(sources),
+        load_mail=lambda: load_mail_config(sources, cache=load_cache),
         make_watcher=watcher_factory,
         host_path=sources.reader.host_path,
         metrics=metrics,

@@ -7,6 +7,7 @@ evaluate (pure engine) -> metrics, logs, notify.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import queue
@@ -20,6 +21,7 @@ from maildrift.errors import MaildriftError
 from maildrift.service.logs import redact
 from maildrift.service.settle import Settler
 from maildrift.service.watchplan import WatchPlan, plan_watches
+from maildrift.watch.selection import ORDER
 
 __all__ = ["Daemon", "DaemonDeps"]
 
@@ -71,6 +73,7 @@ class Daemon:
         self.last_status = ""
         self.restarts: list[int] = []
         self.gave_up = False
+        self.published_backend: str | None = None
 
     # -- handlers: never raise, only flag or queue -------------------------------------
 
@@ -122,15 +125,38 @@ class Daemon:
 
     def evaluate(self, reason: str, started_ns: int | None = None) -> None:
         metrics, log = self.deps.metrics, self.deps.log
-        begin = time.perf_counter()
-        mail = self.deps.load_mail()
-        report = evaluate(self.policy, mail, self.waivers, datetime.now(timezone.utc))
-        metrics.evaluation_duration.observe(time.perf_counter() - begin)
+        # No collector pauses between the event and the published verdict: the
+        # garbage of this evaluation is collected after it is out.
+        gc.disable()
+        try:
+            begin = time.perf_counter()
+            mail = self.deps.load_mail()
+            report = evaluate(self.policy, mail, self.waivers, datetime.now(timezone.utc))
+            metrics.evaluation_duration.observe(time.perf_counter() - begin)
+            self._publish(mail, report, reason, started_ns)
+        finally:
+            gc.enable()
+        if self.config.textfile:
+            try:
+                metrics.write_textfile(self.config.textfile)
+            except OSError as exc:
+                log.error("textfile_not_written", path=self.config.textfile, error=str(exc))
+        self._save_verdicts(report)
+        self._update_status(report)
+        self._update_watches(mail)
+
+    def _publish(self, mail, report, reason: str, started_ns: int | None) -> None:
+        """The verdict: metrics first, then the drift and summary log lines."""
+        metrics, log = self.deps.metrics, self.deps.log
         for component in ("postfix", "dovecot"):
             instances = [c.instance for c in mail.postfix] if component == "postfix" else [""]
             for instance in instances or [""]:
                 valid = 0 if component in mail.errors else 1
                 metrics.config_valid.labels(component, instance).set(valid)
+        drifted = metrics.publish(report, self.previous)
+        if started_ns is not None:
+            metrics.event_to_verdict.observe((self.deps.clock_ns() - started_ns) / 1e9)
+        metrics.last_evaluation.set_to_current_time()
         for component, error in mail.errors.items():
             log.error(
                 "config_invalid",
@@ -139,15 +165,6 @@ class Daemon:
                 line=error.line,
                 error=error.message,
             )
-        drifted = metrics.publish(report, self.previous)
-        if started_ns is not None:
-            metrics.event_to_verdict.observe((self.deps.clock_ns() - started_ns) / 1e9)
-        metrics.last_evaluation.set_to_current_time()
-        if self.config.textfile:
-            try:
-                metrics.write_textfile(self.config.textfile)
-            except OSError as exc:
-                log.error("textfile_not_written", path=self.config.textfile, error=str(exc))
         for result in drifted:
             log.warning(
                 "drift",
@@ -159,12 +176,8 @@ class Daemon:
                 expected=result.expected,
                 actual=redact(" ".join(result.parameters), result.actual),
             )
-        summary = report.summary()
-        log.info("evaluation", reason=reason, **summary, drift=len(drifted))
+        log.info("evaluation", reason=reason, **report.summary(), drift=len(drifted))
         self.previous = {(r.rule, r.scope): r.status for r in report.results}
-        self._save_verdicts(report)
-        self._update_status(report)
-        self._update_watches(mail)
 
     def _update_status(self, report) -> None:
         applicable = [r for r in report.results if r.status != "not_applicable"]
@@ -182,7 +195,6 @@ class Daemon:
         plan = plan_watches(
             mail, self.config.postfix_dirs, self.config.dovecot_configs, self.deps.host_path
         )
-        backend = self.watcher.backend
         wanted = {d for d in plan.directories if os.path.isdir(d)}
         current = set(self.watcher.directories())
         for directory in sorted(current - wanted):
@@ -197,14 +209,27 @@ class Daemon:
             # A file in a newly watched directory may have changed between the
             # load and the watch: judge once more so nothing slips through.
             self._note(self.deps.clock_ns())
-        if self.watcher.backend != backend:
-            self.deps.metrics.set_backend(self.watcher.backend)
-            self.deps.log.warning(
-                "watch_backend",
-                backend=self.watcher.backend,
-                reason=getattr(self.watcher, "reason", ""),
-            )
+        self._publish_backend()
         self.plan = plan
+
+    def _publish_backend(self) -> None:
+        """Metric and log follow the weakest backend in use, compared with what was published.
+
+        Compared with the last publication, not with the backend before this
+        evaluation's adds: the start-up watches (and a rebuilt watcher) are
+        added before the first evaluation, and a fallback there must show too.
+        """
+        backend = self.watcher.backend
+        if backend == self.published_backend:
+            return
+        first = self.published_backend is None
+        self.published_backend = backend
+        self.deps.metrics.set_backend(backend)
+        reason = getattr(self.watcher, "reason", "")
+        if backend != ORDER[0]:
+            self.deps.log.warning("watch_backend", backend=backend, reason=reason)
+        elif not first:
+            self.deps.log.info("watch_backend", backend=backend, reason=reason)
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -285,7 +310,7 @@ class Daemon:
             pass
         self.watcher = self.deps.make_watcher(self._sink)
         self.watcher.start()
-        self.deps.metrics.set_backend(self.watcher.backend)
+        # The backend is published after the next evaluation has added the watches.
         self.deps.metrics.watch_healthy.set(1 if self.watcher.alive() else 0)
 
     def _initial_directories(self) -> list[str]:
@@ -317,6 +342,10 @@ class Daemon:
         deps.metrics.rescans.labels("start").inc()
         self.last_rescan_ns = deps.clock_ns()
         self.evaluate("start")
+        # What start-up built lives as long as the daemon: keep it out of every
+        # later collection, so collections stay short.
+        gc.collect()
+        gc.freeze()
         deps.notifier.ready(self.last_status)
         deps.log.info(
             "ready",

@@ -1,0 +1,88 @@
+"""The daemon's load cache: a model is reused only while every file reads the same."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from maildrift.loadcache import LoadCache
+from maildrift.loading import load_mail_config
+from maildrift.wiring import build_sources
+
+DEMO = os.path.join(os.path.dirname(os.path.dirname(__file__)), "demo")
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(DEMO, root)
+    return str(root)
+
+
+def _sources(root):
+    return build_sources(
+        root=root, host_facts=os.path.join(DEMO, "host-facts.yaml"), postfix_version="3.7"
+    )
+
+
+def test_unchanged_files_reuse_both_models(tree):
+    """A second load of an unchanged tree returns the very same model objects."""
+    sources, cache = _sources(tree), LoadCache()
+    first = load_mail_config(sources, cache=cache)
+    second = load_mail_config(sources, cache=cache)
+    assert second.postfix[0] is first.postfix[0]
+    assert second.dovecot is first.dovecot
+    assert (cache.hits, cache.misses) == (2, 2)
+
+
+def test_main_cf_edit_reloads_postfix_only(tree):
+    """An edit of main.cf gives a new Postfix model with the new value; Dovecot is reused."""
+    sources, cache = _sources(tree), LoadCache()
+    first = load_mail_config(sources, cache=cache)
+    with open(os.path.join(tree, "etc/postfix/main.cf"), "a", encoding="utf-8") as handle:
+        handle.write("smtpd_tls_auth_only = no\n")
+    second = load_mail_config(sources, cache=cache)
+    assert second.postfix[0] is not first.postfix[0]
+    assert second.postfix[0].expanded("smtpd_tls_auth_only").text == "no"
+    assert second.dovecot is first.dovecot
+
+
+def test_new_include_file_is_seen(tree):
+    """A new conf.d file matched by an include glob invalidates the Dovecot model."""
+    sources, cache = _sources(tree), LoadCache()
+    load_mail_config(sources, cache=cache)
+    with open(os.path.join(tree, "etc/dovecot/conf.d/99-late.conf"), "w", encoding="utf-8") as f:
+        f.write("auth_mechanisms = plain login anonymous\n")
+    mail = load_mail_config(sources, cache=cache)
+    assert mail.dovecot.effective("auth_mechanisms").value == "plain login anonymous"
+
+
+def test_chmod_alone_invalidates(tree):
+    """Metadata is part of what was read: a chmod gives a fresh model with the new mode."""
+    sources, cache = _sources(tree), LoadCache()
+    first = load_mail_config(sources, cache=cache)
+    main = os.path.join(tree, "etc/postfix/main.cf")
+    os.chmod(main, 0o666)
+    second = load_mail_config(sources, cache=cache)
+    assert second.postfix[0] is not first.postfix[0]
+    assert second.files.get("/etc/postfix/main.cf").mode == 0o666
+
+
+def test_broken_file_error_is_cached_and_cleared(tree):
+    """A broken main.cf gives the same error from the cache, and a fix is picked up."""
+    sources, cache = _sources(tree), LoadCache()
+    main = os.path.join(tree, "etc/postfix/main.cf")
+    with open(main, encoding="utf-8") as handle:
+        good = handle.read()
+    with open(main, "a", encoding="utf-8") as handle:
+        handle.write("this line has no equals sign\n")
+    first = load_mail_config(sources, cache=cache)
+    second = load_mail_config(sources, cache=cache)
+    assert first.errors["postfix"].message == second.errors["postfix"].message
+    assert second.errors["postfix"].line == good.count("\n") + 1
+    assert cache.hits >= 1
+    with open(main, "w", encoding="utf-8") as handle:
+        handle.write(good)
+    assert "postfix" not in load_mail_config(sources, cache=cache).errors
