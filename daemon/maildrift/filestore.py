@@ -49,6 +49,8 @@ class TreeReader:
         self.max_size = max_size
         # Configured path -> file to read instead (``check --candidate``).
         self.candidates = {os.path.normpath(k): v for k, v in (candidates or {}).items()}
+        # Every evaluation maps the same few hundred paths again.
+        self._live: dict[str, str] = {}
 
     def host_path(self, path: str) -> str:
         """Where a configured absolute path lives on this machine.
@@ -65,10 +67,15 @@ class TreeReader:
 
     def live_path(self, path: str) -> str:
         """:meth:`host_path` ignoring candidates: where the live file is."""
-        path = os.path.normpath(path)
-        if self.root and os.path.isabs(path):
-            return os.path.join(self.root, path.lstrip("/"))
-        return path
+        found = self._live.get(path)
+        if found is None:
+            found = os.path.normpath(path)
+            if self.root and os.path.isabs(found):
+                found = os.path.join(self.root, found.lstrip("/"))
+            if len(self._live) > 4096:
+                self._live.clear()  # bounded: paths come from configuration text
+            self._live[path] = found
+        return found
 
     def config_path(self, host_path: str) -> str:
         """The inverse of :meth:`host_path` for paths under the root."""

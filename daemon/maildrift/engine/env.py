@@ -57,16 +57,17 @@ class Env:
         if config is None:
             raise ConfigError("no Postfix configuration to judge")
         key = self.service_key if service == "__target__" else service
-        # Many rules read the same names per service; the loaded model is immutable.
-        memo_key = ("postfix-value", id(config), name, key)
-        value = self.mail.memo.get(memo_key)
+        # Many rules read the same names per service; the model is immutable, and the
+        # daemon reuses it while its files are unchanged, so the memo lives on it.
+        memo_key = ("engine-value", name, key)
+        value = config._cache.get(memo_key)
         if value is None:
             setting = config.setting(name, key)
             expanded = config.expand_setting(setting)
             value = Value(
                 name, expanded.text, setting.file, setting.line, setting.explicit, expanded.unknown
             )
-            self.mail.memo[memo_key] = value
+            config._cache[memo_key] = value
         return value
 
     def dovecot_value(self, name: str) -> Value:

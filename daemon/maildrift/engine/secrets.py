@@ -15,6 +15,7 @@ False
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 
 from maildrift.engine.values import split_list
@@ -60,6 +61,7 @@ _MAP_SUFFIXES = {
 _TABLE = re.compile(r"^(?:proxy:)?([a-z0-9_]+):(/\S+)$")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(path: str) -> bool:
     return any(fnmatch.fnmatch(path, pattern) for pattern in _SECRET_PATTERNS)
 

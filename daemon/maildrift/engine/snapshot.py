@@ -7,6 +7,7 @@ reads content only of non-secret tables the policy inspects.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 
@@ -22,15 +23,21 @@ _MAX_TABLE = 4 * 1024 * 1024
 def _read_ids(host_path: str) -> dict[str, int]:
     try:
         with open(host_path, encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()
+            text = handle.read()
     except OSError:
         return {}
-    found = {}
-    for line in lines:
+    return dict(_parse_ids(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_ids(text: str) -> tuple[tuple[str, int], ...]:
+    # Pure in the text, and /etc/passwd rarely changes between two evaluations.
+    found: dict[str, int] = {}
+    for line in text.splitlines():
         parts = line.split(":")
         if len(parts) > 2 and parts[2].isdigit():
             found.setdefault(parts[0], int(parts[2]))
-    return found
+    return tuple(found.items())
 
 
 def _id_maps(reader: TreeReader) -> tuple[dict[str, int], dict[str, int]]:
