@@ -79,11 +79,21 @@ def _result(rule, target: Target, outcome: Outcome, waivers, now) -> Result:
     )
 
 
+def _components(rule) -> tuple[str, ...]:
+    cached = rule.__dict__.get("_components")
+    if cached is None:
+        components = {s.component for s in rule.scopes}
+        if "cross" in components:
+            components |= {"postfix", "dovecot"}
+        cached = tuple(sorted(components))
+        object.__setattr__(rule, "_components", cached)
+    return cached
+
+
 def _component_error(mail: MailConfig, rule) -> tuple[Target, Outcome] | None:
-    components = {s.component for s in rule.scopes}
-    if "cross" in components:
-        components |= {"postfix", "dovecot"}
-    for component in sorted(components):
+    if not mail.errors:
+        return None
+    for component in _components(rule):
         error = mail.errors.get(component)
         if error is not None:
             scope = str(rule.scopes[0])

@@ -16,7 +16,7 @@ def _head(instance: str) -> str:
 def expand_scope(scope, mail: MailConfig, exclude: tuple[str, ...] = ()) -> list[Target]:
     """Targets for one scope; ``exclude`` globs drop smtpd services by ``SERVICE/TYPE``."""
     # Most rules share a handful of scopes; the loaded configuration does not change.
-    key = ("targets", str(scope), exclude)
+    key = ("targets", scope, exclude)
     targets = mail.memo.get(key)
     if targets is None:
         targets = mail.memo[key] = _expand(scope, mail, exclude)
