@@ -33,7 +33,7 @@ from typing import Callable, TypeVar
 
 from maildrift.errors import ConfigError
 
-__all__ = ["LoadCache"]
+__all__ = ["LoadCache", "RecordingReader", "files_read"]
 
 T = TypeVar("T")
 
@@ -48,7 +48,7 @@ def _error_key(exc: ConfigError) -> tuple:
     return ("error", exc.message, exc.file, exc.line)
 
 
-class _RecordingReader:
+class RecordingReader:
     """A reader that remembers every question and answer; path mapping passes through."""
 
     def __init__(self, inner) -> None:
@@ -105,6 +105,13 @@ def _answer(reader, kind: str, arg: str) -> object:
     return tuple(getattr(reader, kind)(arg))
 
 
+def files_read(calls) -> dict:
+    """Configured path -> FileData of every file a load read successfully."""
+    return {
+        arg: answer for kind, arg, answer in calls if kind == "read" and hasattr(answer, "data")
+    }
+
+
 @dataclass
 class _Entry:
     calls: list
@@ -120,6 +127,11 @@ class LoadCache:
         self.hits = 0
         self.misses = 0
 
+    def reads(self, key: object) -> list:
+        """The reader calls the model under ``key`` was last built (or confirmed) from."""
+        entry = self._entries.get(key)
+        return list(entry.calls) if entry is not None else []
+
     def load(self, key: object, reader, loader: Callable[[object], T]) -> T:
         """``loader(reader)``, or its previous result if the reader would answer the same."""
         entry = self._entries.get(key)
@@ -131,7 +143,7 @@ class LoadCache:
                 raise entry.error
             return entry.value
         self.misses += 1
-        recorder = _RecordingReader(reader)
+        recorder = RecordingReader(reader)
         try:
             value = loader(recorder)
         except ConfigError as exc:

@@ -9,7 +9,7 @@ from maildrift.dovecot.loader import load_dovecot
 from maildrift.engine.mailconfig import MailConfig
 from maildrift.engine.snapshot import take_snapshot
 from maildrift.errors import ConfigError
-from maildrift.loadcache import LoadCache
+from maildrift.loadcache import LoadCache, RecordingReader, files_read
 from maildrift.postfix.loader import load_postfix_instances
 from maildrift.wiring import Sources
 
@@ -40,8 +40,21 @@ def _load_dovecot(config_file: str, reader, defaults: dict[str, str]):
     return dovecot
 
 
-def _uncached(_key, reader, loader):
-    return loader(reader)
+class _Uncached:
+    """The cache's interface without caching: every load reads and parses."""
+
+    def __init__(self) -> None:
+        self._calls: dict[object, list] = {}
+
+    def load(self, key, reader, loader):
+        recorder = RecordingReader(reader)
+        try:
+            return loader(recorder)
+        finally:
+            self._calls[key] = recorder.calls
+
+    def reads(self, key) -> list:
+        return self._calls.get(key, [])
 
 
 def load_mail_config(
@@ -53,7 +66,8 @@ def load_mail_config(
     as last time is not parsed again: its previous model is reused.
     """
     mail = MailConfig()
-    load = cache.load if cache is not None else _uncached
+    cache = cache if cache is not None else _Uncached()
+    load = cache.load
     if "postfix" in components:
         try:
             mail.postfix = list(
@@ -81,4 +95,7 @@ def load_mail_config(
     if mail.dovecot is not None:
         mail.dovecot_defaults = dovecot_defaults(mail.dovecot.version)
     mail.files = take_snapshot(sources.reader, mail.postfix, mail.dovecot)
+    # The bytes judged, as read: enforce mode keeps them as last-known-good.
+    for key in (("postfix", sources.postfix_dir), ("dovecot", sources.dovecot_config)):
+        mail.read.update(files_read(cache.reads(key)))
     return mail

@@ -26,6 +26,8 @@ class MailConfig:
     errors: dict[str, ConfigError] = field(default_factory=dict)
     #: Dovecot's built-in defaults of global settings, by name.
     dovecot_defaults: dict[str, str] = field(default_factory=dict)
+    #: Configured path -> FileData of every configuration file the loaders read.
+    read: dict = field(default_factory=dict, repr=False, compare=False)
     #: Derived facts (scope targets), valid once loading has filled the fields above.
     memo: dict = field(default_factory=dict, repr=False, compare=False)
 
