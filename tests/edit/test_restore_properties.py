@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from maildrift.edit.restore import restore_maincf
 from maildrift.edit.surgery import body, split_lines
 from maildrift.postfix.maincf import MainCf, parse_main_cf
+from tests.edit.test_restore_real import expected_after
 from tests.postfix import realpostconf
 from tests.realtools import require_tool
 
@@ -139,6 +140,4 @@ def test_postconf_agrees_on_generated_restores(lkg_text, current_text, names):
     result_text = restore_maincf(current_text, lkg_text, names, "main.cf")
     lkg = _postconf_n(postconf, lkg_text)
     current = _postconf_n(postconf, current_text)
-    expected = {n: v for n, v in current.items() if n not in names}
-    expected.update({n: v for n, v in lkg.items() if n in names})
-    assert _postconf_n(postconf, result_text) == expected
+    assert _postconf_n(postconf, result_text) == expected_after(current, lkg, set(names))

@@ -38,7 +38,8 @@ def _postconf(postconf: str, root: Path, tag: str, flag: str, main: str, master:
     return values
 
 
-def _expected(current: dict, lkg: dict, restored: set) -> dict:
+def expected_after(current: dict, lkg: dict, restored: set) -> dict:
+    """What a tool must show after a restore: current values, the LKG's for ``restored``."""
     expected = {k: v for k, v in current.items() if k not in restored}
     expected.update({k: v for k, v in lkg.items() if k in restored})
     return expected
@@ -85,7 +86,7 @@ def test_postconf_n_sees_lkg_values_for_restored_names_only(case, postconf_bin, 
     lkg = _postconf(postconf_bin, tmp_path, "lkg", "-n", lkg_text)
     current = _postconf(postconf_bin, tmp_path, "current", "-n", current_text)
     after = _postconf(postconf_bin, tmp_path, "after", "-n", result)
-    assert after == _expected(current, lkg, set(names))
+    assert after == expected_after(current, lkg, set(names))
     assert lkg != current
 
 
@@ -119,7 +120,7 @@ def test_postconf_P_sees_lkg_overrides_for_restored_keys_only(postconf_bin, tmp_
     for tag, text in (("lkg", lkg_master), ("current", CURRENT_MASTER), ("after", result)):
         run[tag] = _postconf(postconf_bin, tmp_path, tag, "-P", "", text)
     restored = {f"{key}/{name}" for key, name in MASTER_KEYS}
-    assert run["after"] == _expected(run["current"], run["lkg"], restored)
+    assert run["after"] == expected_after(run["current"], run["lkg"], restored)
     assert run["after"]["pipe/unix/smtp_connect_timeout"] == "7"
     assert run["after"]["submission/inet/syslog_name"] == "postfix/sub"
     # The pipe entry's own arguments are still the command's.
@@ -146,7 +147,8 @@ DOVECOT_KEYS = [
 ]
 
 
-def _flat_key(path, name) -> tuple[str, ...]:
+def flat_key(path, name) -> tuple[str, ...]:
+    """A (section path, name) restore key as doveconf_flat() names it (protocol filters only)."""
     segments = [
         f"filter:{kind} {value}" if kind == "protocol" else f"{kind} {value}"
         for kind, value in path
@@ -173,8 +175,8 @@ def test_doveconf_sees_lkg_settings_for_restored_keys_only(doveconf_bin, tmp_pat
         for tag, files in (("lkg", LKG_DOVECOT), ("current", CURRENT_DOVECOT), ("after", result))
     }
     flat = {tag: doveconf_flat(doveconf_bin, conf) for tag, conf in confs.items()}
-    restored = {_flat_key(path, key) for path, key in DOVECOT_KEYS}
-    assert flat["after"] == _expected(flat["current"], flat["lkg"], restored)
+    restored = {flat_key(path, key) for path, key in DOVECOT_KEYS}
+    assert flat["after"] == expected_after(flat["current"], flat["lkg"], restored)
     assert flat["after"][("protocols",)] == "imap"
     code, value = doveconf_value(
         doveconf_bin, confs["after"], "mail_max_userip_connections", {"protocol": "imap"}
