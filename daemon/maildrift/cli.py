@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--state-dir", metavar="DIR")
     run.add_argument("--mode", choices=("observe", "dry-run", "enforce"))
+    run.add_argument(
+        "--no-reload", action="store_true", help="enforce mode: revert but never reload"
+    )
     return parser
 
 

@@ -50,6 +50,8 @@ def run_daemon(args) -> int:
             host_facts=args.host_facts,
             listen=parse_listen(args.listen) if args.listen else None,
         )
+        if getattr(args, "no_reload", False):
+            config = config.without_reload()
         log = configure_logging(config.log_format)
         sources = build_sources(
             root=args.root,

@@ -17,10 +17,27 @@ Sample input::
     mode: observe          # observe | dry-run | enforce
     log_format: auto       # auto | json | console
     timings: {settle_ms: 5, max_delay_ms: 50, rescan_interval_s: 300, scan_interval_s: 5}
+    enforce:               # every key optional; these are the defaults
+      confirm_ms: 200
+      enforce_on_start: false
+      remediation: false
+      reload: {postfix: true, dovecot: true}
+      reload_commands:
+        postfix: [systemctl, reload, postfix.service]
+        dovecot: [systemctl, reload, dovecot.service]
+      reload_timeout_s: 30
+      validate: true
+      validate_timeout_s: 10
+      flap: {max_reverts: 3, window_s: 600, max_repeats: 3, repeat_window_s: 86400}
+      quarantine: {max_entries: 1000, max_bytes: 67108864, retention_days: 90}
+      pause_cap_s: 14400
 
 >>> c = parse_daemon_config("mode: enforce\\ntimings: {settle_ms: 10}\\n", "m.yaml")
 >>> c.mode, c.settle_ms, c.max_delay_ms, c.listen
 ('enforce', 10, 50, ('127.0.0.1', 29025))
+>>> e = parse_daemon_config("enforce:\\n  flap: {max_reverts: 5}\\n", "m.yaml").enforce
+>>> e.flap.max_reverts, e.flap.window_s, e.reload.postfix, e.reload_commands.dovecot
+(5, 600, True, ('systemctl', 'reload', 'dovecot.service'))
 """
 
 from __future__ import annotations
@@ -30,13 +47,19 @@ from dataclasses import dataclass, field, replace
 
 import yaml
 
+from maildrift.enforce.reload import DEFAULT_RELOAD_COMMANDS
 from maildrift.errors import ConfigError
-from maildrift.policy.nodes import suggest
+from maildrift.policy.nodes import suggest, type_name
 
 __all__ = [
     "DEFAULT_CONFIG",
     "DEFAULT_LISTEN",
     "DaemonConfig",
+    "EnforceConfig",
+    "FlapSettings",
+    "QuarantineSettings",
+    "ReloadCommands",
+    "ReloadFlags",
     "load_daemon_config",
     "parse_daemon_config",
     "parse_listen",
@@ -59,8 +82,61 @@ _TOP = {
     "timings",
     "host_facts",
     "postfix_version",
+    "enforce",
 }
 _TIMINGS = {"settle_ms": 5, "max_delay_ms": 50, "rescan_interval_s": 300, "scan_interval_s": 5}
+
+
+@dataclass(frozen=True)
+class ReloadFlags:
+    """``enforce.reload``: whether each component is reloaded after a revert."""
+
+    postfix: bool = True
+    dovecot: bool = True
+
+
+@dataclass(frozen=True)
+class ReloadCommands:
+    """``enforce.reload_commands``: argument lists, run without a shell."""
+
+    postfix: tuple[str, ...] = DEFAULT_RELOAD_COMMANDS["postfix"]
+    dovecot: tuple[str, ...] = DEFAULT_RELOAD_COMMANDS["dovecot"]
+
+
+@dataclass(frozen=True)
+class FlapSettings:
+    """``enforce.flap``: the flap guard's limits (see enforce/flapguard.py)."""
+
+    max_reverts: int = 3
+    window_s: float = 600
+    max_repeats: int = 3
+    repeat_window_s: float = 86400
+
+
+@dataclass(frozen=True)
+class QuarantineSettings:
+    """``enforce.quarantine``: the quarantine's limits (see enforce/quarantine.py)."""
+
+    max_entries: int = 1000
+    max_bytes: int = 64 * 1024 * 1024
+    retention_days: int = 90
+
+
+@dataclass(frozen=True)
+class EnforceConfig:
+    """The ``enforce:`` section; every key optional."""
+
+    confirm_ms: int = 200
+    enforce_on_start: bool = False
+    remediation: bool = False
+    reload: ReloadFlags = field(default_factory=ReloadFlags)
+    reload_commands: ReloadCommands = field(default_factory=ReloadCommands)
+    reload_timeout_s: float = 30
+    validate: bool = True
+    validate_timeout_s: float = 10
+    flap: FlapSettings = field(default_factory=FlapSettings)
+    quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+    pause_cap_s: float = 14400
 
 
 @dataclass(frozen=True)
@@ -84,10 +160,15 @@ class DaemonConfig:
     scan_interval_s: float = 5
     host_facts: str | None = None
     postfix_version: str | None = None
+    enforce: EnforceConfig = field(default_factory=EnforceConfig)
     source: str = field(default="(built-in defaults)", compare=False)
 
     def with_overrides(self, **changes) -> DaemonConfig:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def without_reload(self) -> DaemonConfig:
+        """``maildrift run --no-reload``: reverts are written, no component is reloaded."""
+        return replace(self, enforce=replace(self.enforce, reload=ReloadFlags(False, False)))
 
 
 def parse_listen(text: str, file: str | None = None) -> tuple[str, int]:
@@ -188,7 +269,129 @@ def parse_daemon_config(text: str, file: str) -> DaemonConfig:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"timings.{key} must be a non-negative number", file)
         changes[key] = value
+    if "enforce" in data:
+        changes["enforce"] = _enforce(data["enforce"], _Lines(text, file))
     return replace(config, **changes)
+
+
+class _Lines:
+    """Errors at the line of a key; the YAML is composed again only when one is raised."""
+
+    def __init__(self, text: str, file: str) -> None:
+        self.text = text
+        self.file = file
+
+    def error(self, message: str, path: tuple[str, ...]) -> ConfigError:
+        return ConfigError(message, self.file, self._line(path))
+
+    def _line(self, path: tuple[str, ...]) -> int | None:
+        try:
+            node = yaml.compose(self.text)
+        except yaml.YAMLError:
+            return None
+        line = None
+        for key in path:
+            if not isinstance(node, yaml.MappingNode):
+                break
+            match = next((kv for kv in node.value if kv[0].value == str(key)), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        return line
+
+
+def _boolean(value):
+    if not isinstance(value, bool):
+        raise TypeError("true or false")
+    return value
+
+
+def _whole(minimum: int):
+    def check(value):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError("a whole number")
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return check
+
+
+def _positive(value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError("a number of seconds")
+    if not value > 0:
+        raise ValueError(f"must be more than 0, not {value}")
+    return value
+
+
+def _argv(value):
+    # Strings only, no shell: "systemctl reload x" as one string is refused, not split.
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise TypeError("a list of strings such as [systemctl, reload, postfix.service]")
+    if not value[0]:
+        raise ValueError("must start with a program name")
+    return tuple(value)
+
+
+_CHECKS = {
+    "confirm_ms": _whole(0),
+    "enforce_on_start": _boolean,
+    "remediation": _boolean,
+    "reload_timeout_s": _positive,
+    "validate": _boolean,
+    "validate_timeout_s": _positive,
+    "pause_cap_s": _positive,
+}
+_SECTIONS = {
+    "reload": (ReloadFlags, {"postfix": _boolean, "dovecot": _boolean}),
+    "reload_commands": (ReloadCommands, {"postfix": _argv, "dovecot": _argv}),
+    "flap": (
+        FlapSettings,
+        {
+            "max_reverts": _whole(1),
+            "window_s": _positive,
+            "max_repeats": _whole(1),
+            "repeat_window_s": _positive,
+        },
+    ),
+    "quarantine": (
+        QuarantineSettings,
+        {"max_entries": _whole(1), "max_bytes": _whole(1), "retention_days": _whole(1)},
+    ),
+}
+
+
+def _checked(value, checks: dict, path: tuple[str, ...], lines: _Lines) -> dict:
+    """A mapping's values, each passed through its check; unknown keys are refused."""
+    name = ".".join(path)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise lines.error(f"{name} must be a mapping, not {type_name(value)}", path)
+    found = {}
+    for key, item in value.items():
+        where = (*path, str(key))
+        if key not in checks:
+            raise lines.error(f"unknown key {'.'.join(where)!r}{suggest(str(key), checks)}", where)
+        try:
+            found[key] = checks[key](item)
+        except TypeError as exc:
+            message = f"{'.'.join(where)} must be {exc}, not {type_name(item)}"
+            raise lines.error(message, where) from None
+        except ValueError as exc:
+            raise lines.error(f"{'.'.join(where)} {exc}", where) from None
+    return found
+
+
+def _enforce(value, lines: _Lines) -> EnforceConfig:
+    # Sections pass through here as they are and are checked below, key by key.
+    checks = {**_CHECKS, **dict.fromkeys(_SECTIONS, lambda section: section)}
+    found = _checked(value, checks, ("enforce",), lines)
+    for key, (kind, inner) in _SECTIONS.items():
+        if key in found:
+            found[key] = kind(**_checked(found[key], inner, ("enforce", key), lines))
+    return EnforceConfig(**found)
 
 
 def load_daemon_config(path: str | None) -> DaemonConfig:
