@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import os
 import queue
@@ -49,6 +50,8 @@ class DaemonDeps:
     notifier: object
     log: object
     clock_ns: object = time.monotonic_ns
+    #: enforce.controller.Enforcer: last-known-good and reverts (None: judge only).
+    enforcer: object = None
     events: queue.Queue = field(default_factory=queue.Queue)
 
 
@@ -66,6 +69,7 @@ class Daemon:
         )
         self.batch_start_ns: int | None = None
         self.batch_components: set[str] = set()
+        self.batch_paths: set[str] = set()
         self.stop_requested = False
         self.reload_requested = False
         self.last_rescan_ns = 0
@@ -133,9 +137,17 @@ class Daemon:
             mail = self.deps.load_mail()
             report = evaluate(self.policy, mail, self.waivers, datetime.now(timezone.utc))
             metrics.evaluation_duration.observe(time.perf_counter() - begin)
+            before = self.previous
             self._publish(mail, report, reason, started_ns)
         finally:
             gc.enable()
+        if self.deps.enforcer is not None:
+            try:
+                self.deps.enforcer.after_evaluation(
+                    mail, report, before, self.policy, self.waivers, reason, started_ns
+                )
+            except Exception as exc:  # a revert must never take the watcher down
+                log.error("enforce_failed", error=f"{type(exc).__name__}: {exc}")
         if self.config.textfile:
             try:
                 metrics.write_textfile(self.config.textfile)
@@ -245,12 +257,35 @@ class Daemon:
             return
         if self.plan.relevant(event.path):
             self.batch_components.add(self.plan.component(event.path))
+            self.batch_paths.add(event.path)
             self._note(event.received_monotonic_ns)
 
     def _note(self, received_ns: int) -> None:
         if self.batch_start_ns is None:
             self.batch_start_ns = received_ns
         self.settler.note(self.deps.clock_ns())
+
+    def _own_writes_only(self) -> bool:
+        """Whether every changed file holds what maildrift itself just wrote there."""
+        enforcer = self.deps.enforcer
+        if enforcer is None or not self.batch_paths:
+            return False
+        for path in self.batch_paths:
+            try:
+                with open(path, "rb") as handle:
+                    digest = hashlib.sha256(handle.read()).hexdigest()
+            except OSError:
+                return False
+            if not enforcer.is_own_write(path, digest):
+                return False
+        return True
+
+    def _confirm_wait_ns(self) -> int | None:
+        enforcer = self.deps.enforcer
+        due = enforcer.due_at() if enforcer is not None else None
+        if due is None:
+            return None
+        return max(0, int((due - time.monotonic()) * 1e9))
 
     def _reload(self) -> None:
         notifier, log = self.deps.notifier, self.deps.log
@@ -264,6 +299,8 @@ class Daemon:
             self.deps.metrics.policy_load_success.set(0)
         else:
             self.policy, self.waivers = policy, waivers
+            if self.deps.enforcer is not None:
+                self.deps.enforcer.reset()
             self.deps.metrics.set_policy(policy)
             self.deps.metrics.config_reloads.labels("ok").inc()
             log.info("reloaded", policy=policy.name, sha256=policy.sha256)
@@ -358,6 +395,9 @@ class Daemon:
                 self.reload_requested = False
                 self._reload()
             wait = self.settler.wait_ns(deps.clock_ns())
+            confirm = self._confirm_wait_ns()
+            if confirm is not None:
+                wait = confirm if wait is None else min(wait, confirm)
             ceiling = min(_MAX_WAIT_S, deps.notifier.watchdog_interval or _MAX_WAIT_S)
             timeout = ceiling if wait is None else min(ceiling, wait / 1e9)
             try:
@@ -375,10 +415,16 @@ class Daemon:
                 started = self.batch_start_ns
                 self.settler.reset()
                 self.batch_start_ns = None
+                own = self._own_writes_only()
                 for component in sorted(self.batch_components):
-                    deps.metrics.config_changes.labels(component, "").inc()
+                    if not own:
+                        deps.metrics.config_changes.labels(component, "").inc()
                 self.batch_components.clear()
-                self.evaluate("change", started)
+                self.batch_paths.clear()
+                self.evaluate("own_write" if own else "change", started)
+            elif not self.settler.pending and self._confirm_wait_ns() == 0:
+                # A missing or empty file has stayed so for confirm_ms: judge it now.
+                self.evaluate("confirm")
             self._tick()
         deps.notifier.stopping()
         deps.log.info("stopping")
