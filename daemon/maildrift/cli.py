@@ -52,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     add_quarantine_arguments(
         commands.add_parser("quarantine", help="list or restore set-aside versions")
     )
+    from maildrift.pausecmd import add_pause_arguments, add_resume_arguments
+
+    add_pause_arguments(commands.add_parser("pause", help="only observe for a while"))
+    add_resume_arguments(commands.add_parser("resume", help="end a pause"))
     run = commands.add_parser("run", help="watch, judge and export, in the foreground")
     run.add_argument(
         "--config", metavar="FILE", help="daemon config (default /etc/maildrift/maildrift.yaml)"
@@ -129,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
             from maildrift.quarantinecmd import run_quarantine
 
             return run_quarantine(args)
+        if args.command in ("pause", "resume"):
+            from maildrift.pausecmd import run_pause
+
+            return run_pause(args)
     except MaildriftError as exc:
         print(f"maildrift: {exc}", file=sys.stderr)
         return exc.exit_code
