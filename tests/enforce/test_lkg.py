@@ -173,3 +173,20 @@ def test_gc_removes_unreferenced_blobs(recorded):
     assert recorded.gc() == []
     assert recorded.forget(("other", "postfix:default"))
     assert recorded.gc() == [sha(newer)]
+
+
+def test_record_many_writes_the_index_once(tmp_path):
+    """Several passing rules on one tree: one index write, and none when nothing changed."""
+    from maildrift.enforce.lkg import FileState, LkgStore
+
+    store = LkgStore(str(tmp_path / "state"))
+    files = {"/etc/postfix/main.cf": FileState("/etc/postfix/main.cf", True, None, 0o644, 0, 0)}
+    contents = {"/etc/postfix/main.cf": b"myhostname = a\n"}
+    keys = [("rule-a", "postfix:main"), ("rule-b", "postfix:main")]
+    assert store.record_many(keys, files, contents) is True
+    index = os.stat(store.index_path)
+    assert store.record_many(keys, files, contents) is False
+    assert os.stat(store.index_path).st_ino == index.st_ino
+    reopened = LkgStore(str(tmp_path / "state"))
+    reopened.load()
+    assert set(reopened.rule_keys()) == set(keys)

@@ -213,3 +213,13 @@ def test_passed_only_when_nothing_failed_or_timed_out():
     assert passed({"postfix": result("ok"), "doveconf": result("skipped")})
     assert not passed({"postfix": result("ok"), "doveconf": result("failed")})
     assert not passed({"postfix": result("timeout")})
+
+
+def test_heartbeat_runs_while_a_slow_command_waits():
+    """A command running for 2.5 s calls the heartbeat about once a second."""
+    from maildrift.enforce.reload import CommandRunner
+
+    beats = []
+    result = CommandRunner(heartbeat=lambda: beats.append(1)).run(["sleep", "2.5"], 10)
+    assert result.outcome == "ok"
+    assert 2 <= len(beats) <= 3

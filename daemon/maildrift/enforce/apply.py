@@ -107,7 +107,14 @@ def write_plan(enforcer, group: set, plan: Plan, state, lkg: dict, unsafe: str, 
         enforcer._outcome(group, "invalid", f"validation failed: {why}")
         return
     for component in sorted(components):
-        deps.reloader.reload(component)
+        result = deps.reloader.reload(component)
+        deps.log.info(
+            "reload",
+            component=component,
+            outcome=result.outcome,
+            duration_s=round(result.duration_s, 4),
+            error=result.error or result.stderr_tail.strip()[-300:],
+        )
     now = deps.clock()
     for key in sorted(group):
         deps.flap.record(key, unsafe, now)

@@ -150,9 +150,9 @@ class Enforcer:
         self._revert(group, failing, rules, lkg, state, context)
 
     def _record(self, report, state: TreeState) -> None:
-        for result in report.results:
-            if result.enforce and result.status == "pass":
-                self.deps.lkg.record((result.rule, result.scope), state.files, state.contents)
+        keys = [(r.rule, r.scope) for r in report.results if r.enforce and r.status == "pass"]
+        if keys:
+            self.deps.lkg.record_many(keys, state.files, state.contents)
 
     def _lkg_of(self, group: set) -> dict:
         # The rules of one group normally passed on the same tree; where they did

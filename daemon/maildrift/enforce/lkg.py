@@ -225,6 +225,32 @@ class LkgStore:
         self._write_index()
         return True
 
+    def record_many(
+        self, keys, files: Mapping[str, FileState], contents: Mapping[str, bytes]
+    ) -> bool:
+        """:meth:`record` for several keys sharing one tree: one index write at most.
+
+        The daemon records every passing rule after every evaluation; one
+        fsynced index per rule would stall its loop.
+        """
+        self._ensure_loaded()
+        states = {path: self._normalise(state, contents) for path, state in files.items()}
+        changed = [
+            (str(k[0]), str(k[1]))
+            for k in keys
+            if (self._entries.get((str(k[0]), str(k[1]))) or (None,))[0] != states
+        ]
+        if not changed:
+            return False
+        for path, state in states.items():
+            if state.sha256 and state.sha256 not in self._known_blobs:
+                self._write_blob(path, state.sha256, contents)
+        stamp = self.clock().astimezone(timezone.utc).isoformat()
+        for key in changed:
+            self._entries[key] = (states, stamp)
+        self._write_index()
+        return True
+
     def forget(self, key: RuleKey) -> bool:
         """Drop a rule's last-known-good (its rule left the policy); True if there was one."""
         self._ensure_loaded()

@@ -129,7 +129,11 @@ class CommandRunner:
         clock: Callable[[], float] = time.monotonic,
         kill_grace_s: float = 1.0,
         tail_bytes: int = _TAIL_BYTES,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
+        # Called about once a second while a command runs: the daemon's watchdog
+        # ping must not stop because a reload is slow.
+        self._heartbeat = heartbeat
         self._env = env
         self._clock = clock
         self.kill_grace_s = kill_grace_s
@@ -159,7 +163,7 @@ class CommandRunner:
                 return CommandResult("failed", None, self._clock() - start, "", argv, error)
             error = ""
             try:
-                returncode = proc.wait(timeout=timeout_s)
+                returncode = self._wait(proc, start, timeout_s)
                 outcome = "ok" if returncode == 0 else "failed"
             except subprocess.TimeoutExpired:
                 outcome = "timeout"
@@ -173,6 +177,18 @@ class CommandRunner:
             duration = self._clock() - start
             tail = _tail(stderr, self.tail_bytes)
         return CommandResult(outcome, returncode, duration, tail, argv, error)
+
+    def _wait(self, proc: subprocess.Popen, start: float, timeout_s: float) -> int:
+        if self._heartbeat is None:
+            return proc.wait(timeout=timeout_s)
+        while True:
+            left = timeout_s - (self._clock() - start)
+            try:
+                return proc.wait(timeout=max(0.0, min(1.0, left)))
+            except subprocess.TimeoutExpired:
+                if left <= 1.0:
+                    raise
+                self._heartbeat()
 
     def _kill_group(self, proc: subprocess.Popen) -> bool:
         """SIGTERM the child's process group, SIGKILL after the grace period; True once reaped."""

@@ -35,6 +35,7 @@ def run_daemon(args) -> int:
     from maildrift.policy import load_waivers
     from maildrift.policyload import load_site_policy
     from maildrift.service.daemon import Daemon, DaemonDeps
+    from maildrift.service.enforce_wiring import build_enforcer
     from maildrift.service.logs import configure_logging
     from maildrift.service.metrics import Metrics
     from maildrift.service.notify import Notifier
@@ -86,6 +87,13 @@ def run_daemon(args) -> int:
 
     # Components whose files read the same as last time are not parsed again.
     load_cache = LoadCache()
+    running: list = []  # the Daemon, once built: slow reloads keep its watchdog fed
+
+    def heartbeat() -> None:
+        for daemon in running:
+            daemon.keepalive()
+
+    enforcer, pause = build_enforcer(config, sources, metrics.registry, log, heartbeat)
     deps = DaemonDeps(
         config=config,
         load_policy=load_policy,
@@ -96,9 +104,13 @@ def run_daemon(args) -> int:
         metrics=metrics,
         notifier=notifier,
         log=log,
+        enforcer=enforcer,
+        pause=pause,
     )
+    daemon = Daemon(deps)
+    running.append(daemon)
     try:
-        return Daemon(deps).run()
+        return daemon.run()
     except MaildriftError as exc:
         print(f"maildrift: {exc}", file=sys.stderr)
         return EXIT_USAGE

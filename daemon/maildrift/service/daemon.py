@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from maildrift.enforce.safewrite import is_temp_name
 from maildrift.engine.evaluate import evaluate
 from maildrift.errors import MaildriftError
 from maildrift.service.logs import redact
@@ -52,6 +53,8 @@ class DaemonDeps:
     clock_ns: object = time.monotonic_ns
     #: enforce.controller.Enforcer: last-known-good and reverts (None: judge only).
     enforcer: object = None
+    #: service.enforce_wiring.PauseWatcher: ``maildrift pause`` as the daemon sees it.
+    pause: object = None
     events: queue.Queue = field(default_factory=queue.Queue)
 
 
@@ -271,6 +274,8 @@ class Daemon:
         if enforcer is None or not self.batch_paths:
             return False
         for path in self.batch_paths:
+            if is_temp_name(os.path.basename(path)) and not os.path.lexists(path):
+                continue  # the swap's own temp file, gone again
             try:
                 with open(path, "rb") as handle:
                     digest = hashlib.sha256(handle.read()).hexdigest()
@@ -307,7 +312,18 @@ class Daemon:
             self.evaluate("reload")
         notifier.ready(self.last_status)
 
+    def keepalive(self) -> None:
+        """WATCHDOG=1 from inside a long revert (a slow reload), while the watcher lives."""
+        interval = self.deps.notifier.watchdog_interval
+        now = self.deps.clock_ns()
+        alive = self.watcher is not None and self.watcher.alive()
+        if alive and interval and now - self.last_ping_ns >= interval * 1e9:
+            self.deps.notifier.watchdog()
+            self.last_ping_ns = now
+
     def _tick(self) -> None:
+        if self.deps.pause is not None:
+            self.deps.pause.current()  # logs a pause or resume as soon as it is written
         now = self.deps.clock_ns()
         alive = self.watcher is not None and self.watcher.alive()
         self.deps.metrics.watch_healthy.set(1 if alive else 0)
