@@ -161,3 +161,29 @@ def test_missing_file_waits_for_confirm(tmp_path):
     stack.judge("confirm")
     assert stack.read("etc/postfix/main.cf") == good
     assert stack.enforcer.due_at() is None
+
+
+def _without_rate_limit(stack: Stack) -> None:
+    text = stack.read("etc/postfix/main.cf")
+    lines = [x for x in text.splitlines(True) if not x.startswith("smtpd_client_connection_rate")]
+    stack.write("etc/postfix/main.cf", "".join(lines))
+
+
+def test_no_last_known_good_is_only_reported(tmp_path):
+    """A rule that never passed here is reported invalid and its file left alone."""
+    stack = Stack(tmp_path, enforce_on_start=True)
+    _without_rate_limit(stack)
+    before = stack.read("etc/postfix/main.cf")
+    stack.judge("start")
+    assert stack.read("etc/postfix/main.cf") == before
+    assert stack.reverts("invalid") >= 1
+
+
+def test_remediation_applies_the_rules_remediation(tmp_path):
+    """With remediation on, a rule without last-known-good gets its policy remediation."""
+    stack = Stack(tmp_path, enforce_on_start=True, remediation=True)
+    _without_rate_limit(stack)
+    stack.judge("start")
+    assert "smtpd_client_connection_rate_limit = 30\n" in stack.read("etc/postfix/main.cf")
+    assert stack.reverts("remediated") >= 1
+    assert stack.status("postfix-client-connection-rate-limit", "postfix:smtp/inet") == "pass"

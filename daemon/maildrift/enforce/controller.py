@@ -25,6 +25,7 @@ from maildrift.enforce.apply import write_plan
 from maildrift.enforce.candidate import evaluate_candidate, judge_candidate
 from maildrift.enforce.planner import Plan, inputs_of, plan_revert
 from maildrift.enforce.quarantine import QuarantineError, text_diff
+from maildrift.enforce.remedy import plan_remediation
 from maildrift.enforce.safewrite import restore_metadata, swap_in
 from maildrift.enforce.treestate import TreeState, tree_state
 
@@ -49,6 +50,7 @@ class EnforceDeps:
     writer_of: Callable[[str], dict | None] = lambda path: None
     confirm_ms: int = 200
     enforce_on_start: bool = False
+    remediation: bool = False
     clock: Callable[[], float] = time.monotonic
     swap: Callable = swap_in
     chmod: Callable = restore_metadata
@@ -146,7 +148,7 @@ class Enforcer:
             self.pending = _Pending(group, deps.clock() + deps.confirm_ms / 1000, before or {})
             return
         self.pending = None
-        context = (report, before, policy, waivers, started_ns)
+        context = (mail, report, before, policy, waivers, started_ns)
         self._revert(group, failing, rules, lkg, state, context)
 
     def _record(self, report, state: TreeState) -> None:
@@ -165,7 +167,7 @@ class Enforcer:
     # -- one revert ----------------------------------------------------------------------
 
     def _revert(self, group, failing, rules, lkg, state, context) -> None:
-        report, before, policy, waivers, started_ns = context
+        mail, report, before, policy, waivers, started_ns = context
         deps, now = self.deps, self.deps.clock()
         suspended = set()
         unsafe = hashlib.sha256(
@@ -191,13 +193,12 @@ class Enforcer:
         if suspended:
             self._outcome(group, "invalid", "part of the group is suspended")
             return
-        missing = [k for k in group if deps.lkg.get(k) is None]
-        if missing:
-            # A rule with no last-known-good at all is only reported.
-            self._outcome(set(missing), "invalid", "no last-known-good")
-            group -= set(missing)
-            if not group:
-                return
+        missing = {k for k in group if deps.lkg.get(k) is None}
+        for key in sorted(missing):
+            self._remediate(key, failing, rules[key[0]], mail, state, context)
+        group -= missing
+        if not group:
+            return
         inputs = inputs_of(rules[sorted(group)[0][0]])
         for rule_id, _ in sorted(group):
             inputs = inputs | inputs_of(rules[rule_id])
@@ -231,6 +232,33 @@ class Enforcer:
             self._count(group, "dry_run")
             return
         self._apply(group, failing, plan, state, lkg, unsafe, started_ns)
+
+    def _remediate(self, key, failing, rule, mail, state, context) -> None:
+        """No last-known-good: only reported, unless remediation is switched on."""
+        _, report, before, policy, waivers, started_ns = context
+        if not self.deps.remediation:
+            self._outcome({key}, "invalid", "no last-known-good (remediation is off)")
+            return
+        plan, why = plan_remediation(rule, mail, state, self.deps.sources.postfix_dir)
+        if plan is not None:
+            candidate = evaluate_candidate(
+                self.deps.sources,
+                plan,
+                policy,
+                waivers,
+                datetime.now(timezone.utc),
+                self.deps.scratch_dir,
+            )
+            verdict = judge_candidate({key}, report, candidate, before)
+            if verdict.ok:
+                if self.deps.mode == "dry-run":
+                    self.deps.log.warning("would_remediate", **self._describe({key}, plan))
+                    self._count({key}, "dry_run")
+                    return
+                self._apply({key}, failing, plan, state, {}, "remediation", started_ns)
+                return
+            why = verdict.reason
+        self._outcome({key}, "invalid", f"remediation: {why}")
 
     def _apply(self, group, failing, plan: Plan, state, lkg, unsafe, started_ns) -> None:
         deps = self.deps

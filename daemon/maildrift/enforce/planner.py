@@ -102,6 +102,8 @@ class Plan:
     metas: tuple[MetaRestore, ...] = ()
     #: Why nothing could be planned for a file (content unknown, for instance).
     problems: tuple[str, ...] = ()
+    #: The outcome to count instead of the kind of its writes (``remediated``).
+    outcome: str = ""
 
     @property
     def empty(self) -> bool:
@@ -110,6 +112,8 @@ class Plan:
     @property
     def kind(self) -> str:
         """The revert outcome this plan stands for: whole_file, surgical or metadata."""
+        if self.outcome:
+            return self.outcome
         kinds = {w.kind for w in self.writes}
         if "whole_file" in kinds:
             return "whole_file"

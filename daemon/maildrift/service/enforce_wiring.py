@@ -114,5 +114,6 @@ def build_enforcer(config, sources, registry, log, heartbeat=None) -> tuple[Enfo
         writer_of=writer_of,
         confirm_ms=settings.confirm_ms,
         enforce_on_start=settings.enforce_on_start,
+        remediation=settings.remediation,
     )
     return Enforcer(deps), pause
