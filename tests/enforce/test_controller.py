@@ -187,3 +187,22 @@ def test_remediation_applies_the_rules_remediation(tmp_path):
     assert "smtpd_client_connection_rate_limit = 30\n" in stack.read("etc/postfix/main.cf")
     assert stack.reverts("remediated") >= 1
     assert stack.status("postfix-client-connection-rate-limit", "postfix:smtp/inet") == "pass"
+
+
+def test_maintenance_forgets_rules_that_left_the_policy(tmp_path):
+    """Housekeeping drops the last-known-good of a rule the policy no longer has."""
+    stack = Stack(tmp_path)
+    stack.judge("start")
+    lkg = stack.enforcer.deps.lkg
+    lkg.record_many([("gone-rule", "postfix:main")], *_tree(stack))
+    stack.enforcer.maintain(stack.policy)
+    assert ("gone-rule", "postfix:main") not in lkg.rule_keys()
+    assert SASL in lkg.rule_keys()
+
+
+def _tree(stack: Stack):
+    from maildrift.enforce.treestate import tree_state
+    from maildrift.loading import load_mail_config
+
+    state = tree_state(load_mail_config(stack.sources))
+    return state.files, state.contents

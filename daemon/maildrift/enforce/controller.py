@@ -100,6 +100,22 @@ class Enforcer:
     def is_own_write(self, host_path: str, sha256: str | None) -> bool:
         return sha256 is not None and self.own_writes.get(host_path) == sha256
 
+    def maintain(self, policy) -> None:
+        """Periodic housekeeping: quarantine retention, last-known-good of gone rules, blobs."""
+        deps = self.deps
+        try:
+            pruned = deps.quarantine.prune()
+            active = {r.id for r in policy.active_rules}
+            for key in deps.lkg.rule_keys():
+                if key[0] not in active:
+                    deps.lkg.forget(key)
+            removed = deps.lkg.gc()
+        except OSError as exc:
+            deps.log.error("maintenance_failed", error=str(exc))
+            return
+        if pruned or removed:
+            deps.log.info("maintenance", quarantine_pruned=len(pruned), blobs_removed=len(removed))
+
     def reset(self) -> None:
         """SIGHUP: suspended rules are enforced again."""
         self.deps.flap.reset()

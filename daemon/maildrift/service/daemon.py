@@ -341,6 +341,8 @@ class Daemon:
             if self.previous is not None:
                 self.deps.metrics.rescans.labels("periodic").inc()
                 self.evaluate("periodic")
+            if self.deps.enforcer is not None:
+                self.deps.enforcer.maintain(self.policy)
 
     def _may_restart(self, now: int) -> bool:
         """At most 3 watcher restarts in 10 minutes; then WATCHDOG pings stay off
