@@ -190,3 +190,20 @@ def test_record_many_writes_the_index_once(tmp_path):
     reopened = LkgStore(str(tmp_path / "state"))
     reopened.load()
     assert set(reopened.rule_keys()) == set(keys)
+
+
+def test_deferred_records_reach_disk_on_flush(tmp_path):
+    """A deferred record is served from memory and written, blob before index, by flush()."""
+    from maildrift.enforce.lkg import FileState, LkgStore
+
+    store = LkgStore(str(tmp_path / "state"))
+    files = {"/etc/postfix/main.cf": FileState("/etc/postfix/main.cf", True, None, 0o644, 0, 0)}
+    data = b"myhostname = deferred\n"
+    assert store.record_many([("r", "s")], files, {"/etc/postfix/main.cf": data}, defer=True)
+    sha = store.get(("r", "s"))["/etc/postfix/main.cf"].sha256
+    assert store.content(sha) == data
+    assert not os.path.exists(store.index_path)
+    assert store.flush() is True and store.flush() is False
+    reopened = LkgStore(str(tmp_path / "state"))
+    assert reopened.load() == []
+    assert reopened.content(sha) == data

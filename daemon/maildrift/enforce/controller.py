@@ -170,7 +170,14 @@ class Enforcer:
     def _record(self, report, state: TreeState) -> None:
         keys = [(r.rule, r.scope) for r in report.results if r.enforce and r.status == "pass"]
         if keys:
-            self.deps.lkg.record_many(keys, state.files, state.contents)
+            self.deps.lkg.record_many(keys, state.files, state.contents, defer=True)
+
+    def idle(self) -> None:
+        """The loop has nothing to do: write the deferred last-known-good to disk."""
+        try:
+            self.deps.lkg.flush()
+        except OSError as exc:
+            self.deps.log.error("last_known_good_not_saved", error=str(exc))
 
     def _lkg_of(self, group: set) -> dict:
         # The rules of one group normally passed on the same tree; where they did

@@ -97,6 +97,9 @@ class LkgStore:
         self._entries: dict[RuleKey, tuple[dict[str, FileState], str]] = {}
         self._known_blobs: set[str] = set()
         self._loaded = False
+        # Deferred records (the daemon's): blobs and the index written by flush().
+        self._pending_blobs: dict[str, bytes] = {}
+        self._dirty = False
 
     # -- loading --------------------------------------------------------------------------
 
@@ -192,6 +195,8 @@ class LkgStore:
         """A blob's bytes, checked against its hash."""
         if not _HASH.match(sha256):
             raise LkgError(f"not a sha256: {sha256!r}")
+        if sha256 in self._pending_blobs:
+            return self._pending_blobs[sha256]
         try:
             with open(os.path.join(self.blobs, sha256), "rb") as handle:
                 data = handle.read()
@@ -226,12 +231,19 @@ class LkgStore:
         return True
 
     def record_many(
-        self, keys, files: Mapping[str, FileState], contents: Mapping[str, bytes]
+        self,
+        keys,
+        files: Mapping[str, FileState],
+        contents: Mapping[str, bytes],
+        *,
+        defer: bool = False,
     ) -> bool:
         """:meth:`record` for several keys sharing one tree: one index write at most.
 
         The daemon records every passing rule after every evaluation; one
-        fsynced index per rule would stall its loop.
+        fsynced index per rule would stall its loop.  With ``defer`` nothing is
+        written now: :meth:`flush` writes the new blobs and the index, which the
+        daemon does when its loop is idle, so the disk never delays a verdict.
         """
         self._ensure_loaded()
         states = {path: self._normalise(state, contents) for path, state in files.items()}
@@ -244,11 +256,29 @@ class LkgStore:
             return False
         for path, state in states.items():
             if state.sha256 and state.sha256 not in self._known_blobs:
-                self._write_blob(path, state.sha256, contents)
+                if defer:
+                    self._pending_blobs.setdefault(state.sha256, contents[path])
+                else:
+                    self._write_blob(path, state.sha256, contents)
         stamp = self.clock().astimezone(timezone.utc).isoformat()
         for key in changed:
             self._entries[key] = (states, stamp)
+        if defer:
+            self._dirty = True
+        else:
+            self._write_index()
+        return True
+
+    def flush(self) -> bool:
+        """Write what deferred records left in memory: blobs first, then the index."""
+        if not self._dirty and not self._pending_blobs:
+            return False
+        for sha256, data in list(self._pending_blobs.items()):
+            if sha256 not in self._known_blobs:
+                self._write_blob(sha256, sha256, {sha256: data})
+            del self._pending_blobs[sha256]
         self._write_index()
+        self._dirty = False
         return True
 
     def forget(self, key: RuleKey) -> bool:
@@ -262,6 +292,7 @@ class LkgStore:
     def gc(self) -> list[str]:
         """Delete blobs no entry refers to, and temp files a crash left; return their names."""
         self._ensure_loaded()
+        self.flush()
         referenced = {s.sha256 for files, _ in self._entries.values() for s in files.values()}
         removed = []
         with contextlib.suppress(FileNotFoundError):

@@ -422,6 +422,8 @@ class Daemon:
                 event = deps.events.get(timeout=timeout)
             except queue.Empty:
                 event = None
+                if deps.enforcer is not None and not self.settler.pending:
+                    deps.enforcer.idle()
             if event is not None:
                 self._handle(event)
                 while True:
@@ -446,6 +448,8 @@ class Daemon:
             self._tick()
         deps.notifier.stopping()
         deps.log.info("stopping")
+        if deps.enforcer is not None:
+            deps.enforcer.idle()
         if self.watcher is not None:
             self.watcher.stop()
         return 0
