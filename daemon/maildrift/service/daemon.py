@@ -73,6 +73,7 @@ class Daemon:
         self.batch_start_ns: int | None = None
         self.batch_components: set[str] = set()
         self.batch_paths: set[str] = set()
+        self.unsaved_report = None
         self.stop_requested = False
         self.reload_requested = False
         self.last_rescan_ns = 0
@@ -106,6 +107,14 @@ class Daemon:
             return {(item["rule"], item["scope"]): item["status"] for item in data["results"]}
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    def _idle(self) -> None:
+        """Nothing to judge: write what the last evaluations left in memory."""
+        if self.unsaved_report is not None:
+            self._save_verdicts(self.unsaved_report)
+            self.unsaved_report = None
+        if self.deps.enforcer is not None:
+            self.deps.enforcer.idle()
 
     def _save_verdicts(self, report) -> None:
         try:
@@ -156,7 +165,8 @@ class Daemon:
                 metrics.write_textfile(self.config.textfile)
             except OSError as exc:
                 log.error("textfile_not_written", path=self.config.textfile, error=str(exc))
-        self._save_verdicts(report)
+        # Written when the loop is idle: an fsync must not delay the next verdict.
+        self.unsaved_report = report
         self._update_status(report)
         self._update_watches(mail)
 
@@ -422,8 +432,8 @@ class Daemon:
                 event = deps.events.get(timeout=timeout)
             except queue.Empty:
                 event = None
-                if deps.enforcer is not None and not self.settler.pending:
-                    deps.enforcer.idle()
+                if not self.settler.pending:
+                    self._idle()
             if event is not None:
                 self._handle(event)
                 while True:
@@ -448,8 +458,7 @@ class Daemon:
             self._tick()
         deps.notifier.stopping()
         deps.log.info("stopping")
-        if deps.enforcer is not None:
-            deps.enforcer.idle()
+        self._idle()
         if self.watcher is not None:
             self.watcher.stop()
         return 0
