@@ -16,17 +16,21 @@ venv: $(STAMP)
 
 SCRATCH ?= $(CURDIR)/.run
 PORT ?= 29025
+MODE ?= observe
 
 # The daemon in the foreground on a scratch copy of the demo tree (Ctrl-C stops it).
 run: $(STAMP)
 	@rm -rf $(SCRATCH) && mkdir -p $(SCRATCH)
 	@cp -a demo $(SCRATCH)/root
 	@chmod 600 $(SCRATCH)/root/etc/pki/tls/private/postfix.key $(SCRATCH)/root/etc/pki/dovecot/private/dovecot.pem
-	@printf 'policy_dir: null\nstate_dir: $(SCRATCH)/state\nhost_facts: $(CURDIR)/demo/host-facts.yaml\nmetrics: {listen: "127.0.0.1:$(PORT)"}\n' > $(SCRATCH)/maildrift.yaml
+	@printf 'policy_dir: null\nstate_dir: $(SCRATCH)/state\nhost_facts: $(CURDIR)/demo/host-facts.yaml\nmetrics: {listen: "127.0.0.1:$(PORT)"}\nmode: $(MODE)\n' > $(SCRATCH)/maildrift.yaml
+	@# The demo tree has no Postfix or Dovecot behind it: nothing to validate or reload.
+	@printf 'enforce: {validate: false, reload_commands: {postfix: [/bin/true], dovecot: [/bin/true]}}\n' >> $(SCRATCH)/maildrift.yaml
 	@echo "maildrift watches $(SCRATCH)/root; metrics on http://127.0.0.1:$(PORT)/metrics"
 	@echo "Try an unsafe edit in another shell, then watch the metric flip:"
 	@echo "  sed -i 's/^    noplaintext$$/    mutual_auth/' $(SCRATCH)/root/etc/postfix/main.cf"
 	@echo "  curl -s 127.0.0.1:$(PORT)/metrics | grep 'rule_compliant.*sasl-security-options'"
+	@echo "With 'make run MODE=enforce' the edit is put back within milliseconds (mode now: $(MODE))."
 	$(VENV)/bin/maildrift run --config $(SCRATCH)/maildrift.yaml --root $(SCRATCH)/root
 
 # The effective configuration of the demo tree, as postconf -n and doveconf -n show it.
