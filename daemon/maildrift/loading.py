@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from importlib import resources
+from types import MappingProxyType
 
 from maildrift.dovecot.loader import load_dovecot
 from maildrift.engine.mailconfig import MailConfig
@@ -29,9 +31,13 @@ def _dovecot_defaults(version: str) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def dovecot_defaults(version: str) -> dict[str, str]:
-    """Dovecot's global defaults for a config syntax version (2.3 or 2.4), read once."""
-    return dict(_dovecot_defaults(version))
+@functools.lru_cache(maxsize=4)
+def dovecot_defaults(version: str) -> Mapping[str, str]:
+    """Dovecot's global defaults for a config syntax version (2.3 or 2.4), read once.
+
+    Read-only: every load shares the one table.
+    """
+    return MappingProxyType(dict(_dovecot_defaults(version)))
 
 
 def _load_dovecot(config_file: str, reader, defaults: dict[str, str]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from maildrift.dovecot.model import DovecotConfig
@@ -25,7 +26,7 @@ class MailConfig:
     files: FileFacts = field(default_factory=FileFacts)
     errors: dict[str, ConfigError] = field(default_factory=dict)
     #: Dovecot's built-in defaults of global settings, by name.
-    dovecot_defaults: dict[str, str] = field(default_factory=dict)
+    dovecot_defaults: Mapping[str, str] = field(default_factory=dict)
     #: Configured path -> FileData of every configuration file the loaders read.
     read: dict = field(default_factory=dict, repr=False, compare=False)
     #: Derived facts (scope targets), valid once loading has filled the fields above.
