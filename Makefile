@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run effective test lint unit bench bench-daemon clean format
+.PHONY: run effective test lint unit bench bench-daemon bench-enforce clean format
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ bench: $(STAMP)
 
 bench-daemon: $(STAMP)
 	$(PY) bench/daemon_latency.py
+
+# Enforce mode's unsafe window over 1,000 reverts, validation and reload on a private
+# Postfix + Dovecot (needs root), and where the window goes (about 4 minutes).
+bench-enforce: $(STAMP)
+	$(PY) bench/enforce_window.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info daemon/*.egg-info
