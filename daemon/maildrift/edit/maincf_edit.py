@@ -36,6 +36,7 @@ relayhost =
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from maildrift.edit.surgery import (
@@ -54,9 +55,13 @@ __all__ = ["assignment_lines", "param_lines", "parse_or_refuse", "set_param", "u
 _DEFAULT_FILE = "main.cf"
 
 
+# Pure and immutable: one revert asks about the same two or three texts many times.
+_parse_main_cf = functools.lru_cache(maxsize=16)(parse_main_cf)
+
+
 def parse_or_refuse(text: str, file: str = _DEFAULT_FILE) -> MainCf:
     """Parse main.cf text, or raise :class:`SurgeryImpossible` where Postfix would fail."""
-    return parsed(parse_main_cf, text, file, "main.cf")
+    return parsed(_parse_main_cf, text, file, "main.cf")
 
 
 def assignment_lines(text: str, name: str, file: str = _DEFAULT_FILE) -> tuple[str, ...] | None:

@@ -29,6 +29,8 @@ submission inet n - y - - smtpd
 
 from __future__ import annotations
 
+import functools
+
 from maildrift.edit.surgery import (
     SurgeryImpossible,
     body,
@@ -53,9 +55,13 @@ _DEFAULT_FILE = "master.cf"
 _BLANKS = " \t"
 
 
+# Pure and immutable: one revert asks about the same two or three texts many times.
+_parse_master_cf = functools.lru_cache(maxsize=16)(parse_master_cf)
+
+
 def parse_or_refuse(text: str, file: str = _DEFAULT_FILE) -> MasterCf:
     """Parse master.cf text, or raise :class:`SurgeryImpossible` where Postfix would fail."""
-    return parsed(parse_master_cf, text, file, "master.cf")
+    return parsed(_parse_master_cf, text, file, "master.cf")
 
 
 def _entry(cf: MasterCf, key: str, file: str) -> Service:

@@ -61,8 +61,12 @@ def _with_metadata(mail, plan: Plan):
     return mail
 
 
-def evaluate_candidate(sources, plan: Plan, policy, waivers, now, scratch_dir: str):
-    """The report of the live tree with ``plan`` applied in memory (temp files only)."""
+def evaluate_candidate(sources, plan: Plan, policy, waivers, now, scratch_dir: str, cache=None):
+    """The report of the live tree with ``plan`` applied in memory (temp files only).
+
+    ``cache`` (a LoadCache kept for candidates) lets a component the plan does
+    not touch be reused instead of parsed again.
+    """
     os.makedirs(scratch_dir, mode=0o700, exist_ok=True)
     directory = tempfile.mkdtemp(prefix="candidate-", dir=scratch_dir)
     try:
@@ -74,7 +78,7 @@ def evaluate_candidate(sources, plan: Plan, policy, waivers, now, scratch_dir: s
             candidates[write.path] = temp
         live = sources.reader
         reader = TreeReader(live.root, max_size=live.max_size, candidates=candidates)
-        mail = load_mail_config(dataclasses.replace(sources, reader=reader))
+        mail = load_mail_config(dataclasses.replace(sources, reader=reader), cache=cache)
         return evaluate(policy, _with_metadata(mail, plan), waivers, now)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

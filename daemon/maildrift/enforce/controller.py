@@ -28,6 +28,7 @@ from maildrift.enforce.quarantine import QuarantineError, text_diff
 from maildrift.enforce.remedy import plan_remediation
 from maildrift.enforce.safewrite import restore_metadata, swap_in
 from maildrift.enforce.treestate import TreeState, tree_state
+from maildrift.loadcache import LoadCache
 
 __all__ = ["EnforceDeps", "Enforcer"]
 
@@ -86,6 +87,8 @@ def _dovecot_paths(mail) -> set[str]:
 class Enforcer:
     def __init__(self, deps: EnforceDeps) -> None:
         self.deps = deps
+        # Candidates have a cache of their own: the live tree's entries stay put.
+        self.candidate_cache = LoadCache()
         self.dovecot_paths: set[str] = set()
         self.pending: _Pending | None = None
         #: host path -> sha256 of what maildrift itself wrote last.
@@ -240,7 +243,13 @@ class Enforcer:
                 why = "; ".join(attempt.problems) or "nothing to put back"
                 continue
             candidate = evaluate_candidate(
-                deps.sources, attempt, policy, waivers, datetime.now(timezone.utc), deps.scratch_dir
+                deps.sources,
+                attempt,
+                policy,
+                waivers,
+                datetime.now(timezone.utc),
+                deps.scratch_dir,
+                self.candidate_cache,
             )
             verdict = judge_candidate(group, report, candidate, before)
             if verdict.ok:
@@ -271,6 +280,7 @@ class Enforcer:
                 waivers,
                 datetime.now(timezone.utc),
                 self.deps.scratch_dir,
+                self.candidate_cache,
             )
             verdict = judge_candidate({key}, report, candidate, before)
             if verdict.ok:

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from maildrift.edit.dovecot_edit import index_file
+from maildrift.edit.mastercf_edit import parse_or_refuse as parse_master_cf
 from maildrift.edit.restore import restore_dovecot, restore_maincf, restore_mastercf
 from maildrift.edit.surgery import SurgeryImpossible
 from maildrift.enforce.lkg import FileState
 from maildrift.enforce.safewrite import FileMeta
-from maildrift.postfix.mastercf import parse_master_cf
 
 __all__ = ["FileWrite", "Inputs", "MetaRestore", "Plan", "inputs_of", "plan_revert"]
 

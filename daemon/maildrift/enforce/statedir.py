@@ -52,8 +52,11 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def write_private(path: str, data: bytes) -> None:
+def write_private(path: str, data: bytes, *, sync_dir: bool = True) -> None:
     """Replace ``path`` with ``data``, mode 0600: temp file, fsync, rename, fsync of the directory.
+
+    ``sync_dir=False`` leaves the directory's fsync to the caller's next write
+    in the same directory (one fsync then covers both renames).
 
     The temp name is random and opened with O_EXCL|O_NOFOLLOW, so nothing
     planted in the directory can redirect the write.  On failure the temp file
@@ -76,4 +79,5 @@ def write_private(path: str, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    fsync_dir(directory)
+    if sync_dir:
+        fsync_dir(directory)
