@@ -93,6 +93,16 @@ class _Notifier(pyinotify.ThreadedNotifier):
             self._eventq.append(pyinotify._RawEvent(wd, mask, cookie, os.fsdecode(raw)))
             offset = start + length
 
+    def process_events(self) -> None:
+        super().process_events()
+        # pyinotify keeps every move for a minute to fill in src_pathname and to
+        # follow renamed watched directories, and walks all of them after each
+        # batch. Neither is used here (moves are reported raw, a moved watch is
+        # dropped), and under a fighting writer the walk grew to milliseconds.
+        system = self._sys_proc_fun
+        system._mv_cookie.clear()
+        system._mv.clear()
+
     def loop(self) -> None:
         while not self._stop_event.is_set():
             self.process_events()
