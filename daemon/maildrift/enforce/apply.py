@@ -118,6 +118,7 @@ def write_plan(enforcer, group: set, plan: Plan, state, lkg: dict, unsafe: str, 
     now = deps.clock()
     for key in sorted(group):
         deps.flap.record(key, unsafe, now)
+    enforcer.put_back |= set(group)
     enforcer._count(group, kind)
     deps.log.warning(
         "reverted",

@@ -93,6 +93,8 @@ class Enforcer:
         self.pending: _Pending | None = None
         #: host path -> sha256 of what maildrift itself wrote last.
         self.own_writes: dict[str, str] = {}
+        #: Keys of the last revert written: they pass on what maildrift left on disk.
+        self.put_back: set = set()
 
     # -- what the daemon asks -------------------------------------------------------------
 
@@ -139,6 +141,11 @@ class Enforcer:
         deps.metrics.set_suspended(deps.flap.suspended(deps.clock()))
         if deps.mode == "observe":
             return
+        if self.put_back:
+            # The revert made these pass, even if no evaluation saw it: a writer that
+            # was faster than validation and reload made a new pass -> fail edit.
+            before = {**(before or {}), **dict.fromkeys(self.put_back, "pass")}
+            self.put_back = set()
         # An error where the rule passed before is a broken file: put back like a failure.
         failing = {(r.rule, r.scope): r for r in report.results if r.enforce}
         failing = {k: r for k, r in failing.items() if r.status in ("fail", "error")}
