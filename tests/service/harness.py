@@ -24,11 +24,15 @@ def free_port() -> int:
 
 
 class DaemonProcess:
-    """One daemon on a temp tree; always stopped by :meth:`stop`."""
+    """One daemon on a temp tree; always stopped by :meth:`stop`.
+
+    With ``root=None`` no ``--root`` is passed: the daemon watches the
+    directories that ``extra_config`` names (``postfix:``, ``dovecot:``).
+    """
 
     def __init__(
         self,
-        root: str,
+        root: str | None,
         workdir: str,
         mode: str = "observe",
         extra_config: str = "",
@@ -58,8 +62,7 @@ class DaemonProcess:
                 "run",
                 "--config",
                 self.config_path,
-                "--root",
-                self.root,
+                *(["--root", self.root] if self.root is not None else []),
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
