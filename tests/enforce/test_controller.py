@@ -215,3 +215,29 @@ def _tree(stack: Stack):
 
     state = tree_state(load_mail_config(stack.sources))
     return state.files, state.contents
+
+
+def test_unsafe_newer_write_after_a_conflict_is_reverted_too(tmp_path):
+    """The newer write that won a conflict is judged as new: unsafe, it is put back as well."""
+    stack = Stack(tmp_path)
+    _sasl_on_port_25(stack)
+    stack.judge("start")
+    real_swap = stack.enforcer.deps.swap
+    raced = []
+
+    def racing_swap(path, data, expected, meta=None):
+        if not raced:
+            raced.append(1)
+            text = stack.read("etc/postfix/main.cf")
+            stack.write("etc/postfix/main.cf", "# a newer, still unsafe save\n" + text)
+        return real_swap(path, data, expected, meta=meta)
+
+    stack.enforcer.deps.swap = racing_swap
+    _unsafe_save(stack)
+    stack.judge()
+    assert stack.reverts("conflict") >= 1
+    stack.judge()  # the newer write's own evaluation
+    text = stack.read("etc/postfix/main.cf")
+    assert text.startswith("# a newer, still unsafe save\n")
+    assert "noplaintext" in text and "smtpd_tls_auth_only = yes" in text
+    assert stack.reverts("surgical") >= 1

@@ -82,6 +82,14 @@ def write_plan(enforcer, group: set, plan: Plan, state, lkg: dict, unsafe: str, 
     if refused is not None:
         outcome = "conflict" if refused.outcome == "conflict" else "failed"
         enforcer._outcome(group, outcome, f"{refused.path}: {refused.outcome} {refused.error}")
+        if outcome == "conflict":
+            # The newer write is judged next as if these rules had passed: an unsafe
+            # one is reverted too. Counted by the flap guard, so a writer racing every
+            # swap ends in suspension rather than filling the quarantine.
+            now = deps.clock()
+            for key in sorted(group):
+                deps.flap.record(key, unsafe, now)
+            enforcer.put_back |= set(group)
         return
     first_rename = min((r.renamed_at for _, r in done if r.renamed_at), default=None)
     for meta in plan.metas:
