@@ -30,19 +30,24 @@ def _require_privileges() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def mailstack() -> Iterator[MailStack]:
-    """A running private stack with the hardened baseline; stopped after the module."""
+def running_stack(stack_class: type[MailStack] = MailStack) -> Iterator[MailStack]:
+    """Start a private stack of ``stack_class`` on its hardened baseline; always cleaned up."""
     for tool in TOOLS:
         require_tool(tool)
     _require_privileges()
-    stack = MailStack()
+    stack = stack_class()
     try:
         stack.reset_main(**stack.hardened())
         stack.start()
         yield stack
     finally:
         stack.cleanup()
+
+
+@pytest.fixture(scope="module")
+def mailstack() -> Iterator[MailStack]:
+    """A running private stack with the hardened baseline; stopped after the module."""
+    yield from running_stack()
 
 
 @pytest.fixture

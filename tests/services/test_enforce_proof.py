@@ -19,9 +19,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.realtools import require_tool
 from tests.service.harness import DaemonProcess
-from tests.services.conftest import TOOLS, _require_privileges
+from tests.services.conftest import running_stack
 from tests.services.mailstack import FATAL_NO_MECHS, MailStack
 
 pytestmark = pytest.mark.services
@@ -80,16 +79,7 @@ class ProofStack(MailStack):
 @pytest.fixture(scope="module")
 def mailstack() -> Iterator[MailStack]:
     """This module's stack: the conftest fixture's, with the ProofStack baseline."""
-    for tool in TOOLS:
-        require_tool(tool)
-    _require_privileges()
-    stack = ProofStack()
-    try:
-        stack.reset_main(**stack.hardened())
-        stack.start()
-        yield stack
-    finally:
-        stack.cleanup()
+    yield from running_stack(ProofStack)
 
 
 @pytest.fixture
