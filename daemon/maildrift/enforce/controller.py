@@ -16,6 +16,7 @@ composition root builds.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,7 +27,7 @@ from maildrift.enforce.candidate import evaluate_candidate, judge_candidate
 from maildrift.enforce.planner import Plan, inputs_of, plan_revert
 from maildrift.enforce.quarantine import QuarantineError, text_diff
 from maildrift.enforce.remedy import plan_remediation
-from maildrift.enforce.safewrite import restore_metadata, swap_in
+from maildrift.enforce.safewrite import is_temp_name, restore_metadata, swap_in
 from maildrift.enforce.treestate import TreeState, tree_state
 from maildrift.loadcache import LoadCache
 
@@ -104,6 +105,22 @@ class Enforcer:
 
     def is_own_write(self, host_path: str, sha256: str | None) -> bool:
         return sha256 is not None and self.own_writes.get(host_path) == sha256
+
+    def only_own_writes(self, host_paths) -> bool:
+        """Whether every changed file holds what maildrift itself just wrote there."""
+        if not host_paths:
+            return False
+        for path in host_paths:
+            if is_temp_name(os.path.basename(path)) and not os.path.lexists(path):
+                continue  # the swap's own temp file, gone again
+            try:
+                with open(path, "rb") as handle:
+                    digest = hashlib.sha256(handle.read()).hexdigest()
+            except OSError:
+                return False
+            if not self.is_own_write(path, digest):
+                return False
+        return True
 
     def maintain(self, policy) -> None:
         """Periodic housekeeping: quarantine retention, last-known-good of gone rules, blobs."""

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
-import json
 import os
 import queue
 import signal
@@ -17,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from maildrift.enforce.safewrite import is_temp_name
 from maildrift.engine.evaluate import evaluate
 from maildrift.errors import MaildriftError
 from maildrift.service.logs import redact
 from maildrift.service.settle import Settler
+from maildrift.service.verdicts import load_verdicts, save_verdicts
 from maildrift.service.watchplan import WatchPlan, plan_watches
 from maildrift.watch.selection import ORDER
 
@@ -97,45 +95,16 @@ class Daemon:
 
     # -- state ----------------------------------------------------------------------------
 
-    def _state_file(self) -> str:
-        return os.path.join(self.config.state_dir, "verdicts.json")
-
-    def _load_previous(self) -> dict | None:
-        try:
-            with open(self._state_file(), encoding="utf-8") as handle:
-                data = json.load(handle)
-            return {(item["rule"], item["scope"]): item["status"] for item in data["results"]}
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
     def _idle(self) -> None:
         """Nothing to judge: write what the last evaluations left in memory."""
         if self.unsaved_report is not None:
-            self._save_verdicts(self.unsaved_report)
+            try:
+                save_verdicts(self.config.state_dir, self.unsaved_report)
+            except OSError as exc:
+                self.deps.log.error("state_not_saved", error=str(exc))
             self.unsaved_report = None
         if self.deps.enforcer is not None:
             self.deps.enforcer.idle()
-
-    def _save_verdicts(self, report) -> None:
-        try:
-            os.makedirs(self.config.state_dir, mode=0o700, exist_ok=True)
-            path = self._state_file()
-            temp = path + ".tmp"
-            with open(temp, "w", encoding="utf-8") as handle:
-                json.dump(
-                    {
-                        "results": [
-                            {"rule": r.rule, "scope": r.scope, "status": r.status}
-                            for r in report.results
-                        ]
-                    },
-                    handle,
-                )
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
-        except OSError as exc:
-            self.deps.log.error("state_not_saved", error=str(exc))
 
     # -- evaluation -----------------------------------------------------------------------
 
@@ -278,23 +247,6 @@ class Daemon:
             self.batch_start_ns = received_ns
         self.settler.note(self.deps.clock_ns())
 
-    def _own_writes_only(self) -> bool:
-        """Whether every changed file holds what maildrift itself just wrote there."""
-        enforcer = self.deps.enforcer
-        if enforcer is None or not self.batch_paths:
-            return False
-        for path in self.batch_paths:
-            if is_temp_name(os.path.basename(path)) and not os.path.lexists(path):
-                continue  # the swap's own temp file, gone again
-            try:
-                with open(path, "rb") as handle:
-                    digest = hashlib.sha256(handle.read()).hexdigest()
-            except OSError:
-                return False
-            if not enforcer.is_own_write(path, digest):
-                return False
-        return True
-
     def _confirm_wait_ns(self) -> int | None:
         enforcer = self.deps.enforcer
         due = enforcer.due_at() if enforcer is not None else None
@@ -397,7 +349,7 @@ class Daemon:
         self.policy = deps.load_policy()
         self.waivers = deps.load_waivers(self.policy)
         deps.metrics.set_policy(self.policy)
-        self.previous = self._load_previous()
+        self.previous = load_verdicts(self.config.state_dir)
         self._restart_watcher()
         # Watch the configured roots (and their parents) before the first load,
         # so an edit made while it runs is queued, not lost.
@@ -445,7 +397,7 @@ class Daemon:
                 started = self.batch_start_ns
                 self.settler.reset()
                 self.batch_start_ns = None
-                own = self._own_writes_only()
+                own = deps.enforcer is not None and deps.enforcer.only_own_writes(self.batch_paths)
                 for component in sorted(self.batch_components):
                     if not own:
                         deps.metrics.config_changes.labels(component, "").inc()
