@@ -275,7 +275,8 @@ class Daemon:
         notifier.ready(self.last_status)
 
     def keepalive(self) -> None:
-        """WATCHDOG=1 from inside a long revert (a slow reload), while the watcher lives."""
+        """WATCHDOG=1 at half of WATCHDOG_USEC while the watcher lives: from every turn of the
+        loop, and from inside a long revert (a slow reload)."""
         interval = self.deps.notifier.watchdog_interval
         now = self.deps.clock_ns()
         alive = self.watcher is not None and self.watcher.alive()
@@ -289,10 +290,7 @@ class Daemon:
         now = self.deps.clock_ns()
         alive = self.watcher is not None and self.watcher.alive()
         self.deps.metrics.watch_healthy.set(1 if alive else 0)
-        interval = self.deps.notifier.watchdog_interval
-        if alive and interval and now - self.last_ping_ns >= interval * 1e9:
-            self.deps.notifier.watchdog()
-            self.last_ping_ns = now
+        self.keepalive()
         if not alive and self.watcher is not None and self._may_restart(now):
             self.deps.metrics.rescans.labels("backend_dead").inc()
             self.deps.log.error("watcher_dead", backend=self.watcher.backend)
