@@ -61,11 +61,14 @@ def _with_metadata(mail, plan: Plan):
     return mail
 
 
-def evaluate_candidate(sources, plan: Plan, policy, waivers, now, scratch_dir: str, cache=None):
+def evaluate_candidate(
+    sources, plan: Plan, policy, waivers, now, scratch_dir: str, cache=None, previous=None
+):
     """The report of the live tree with ``plan`` applied in memory (temp files only).
 
     ``cache`` (a LoadCache kept for candidates) lets a component the plan does
-    not touch be reused instead of parsed again.
+    not touch be reused instead of parsed again; ``previous`` (the live
+    report's trace) lets rules the plan cannot reach keep their live outcomes.
     """
     os.makedirs(scratch_dir, mode=0o700, exist_ok=True)
     directory = tempfile.mkdtemp(prefix="candidate-", dir=scratch_dir)
@@ -79,7 +82,7 @@ def evaluate_candidate(sources, plan: Plan, policy, waivers, now, scratch_dir: s
         live = sources.reader
         reader = TreeReader(live.root, max_size=live.max_size, candidates=candidates)
         mail = load_mail_config(dataclasses.replace(sources, reader=reader), cache=cache)
-        return evaluate(policy, _with_metadata(mail, plan), waivers, now)
+        return evaluate(policy, _with_metadata(mail, plan), waivers, now, previous=previous)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

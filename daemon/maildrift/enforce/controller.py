@@ -274,6 +274,7 @@ class Enforcer:
                 datetime.now(timezone.utc),
                 deps.scratch_dir,
                 self.candidate_cache,
+                previous=report.trace,
             )
             verdict = judge_candidate(group, report, candidate, before)
             if verdict.ok:
@@ -305,6 +306,7 @@ class Enforcer:
                 datetime.now(timezone.utc),
                 self.deps.scratch_dir,
                 self.candidate_cache,
+                previous=report.trace,
             )
             verdict = judge_candidate({key}, report, candidate, before)
             if verdict.ok:

@@ -57,6 +57,8 @@ class Env:
         if config is None:
             raise ConfigError("no Postfix configuration to judge")
         key = self.service_key if service == "__target__" else service
+        if config.reads is not None:  # before the memo: a hit must be recorded too
+            config.reads.add(name)
         # Many rules read the same names per service; the model is immutable, and the
         # daemon reuses it while its files are unchanged, so the memo lives on it.
         memo_key = ("engine-value", name, key)

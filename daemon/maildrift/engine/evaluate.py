@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from maildrift.engine.env import Env, Target
+from maildrift.engine.incremental import EVERYTHING, RuleTrace, Trace, change_between
 from maildrift.engine.mailconfig import MailConfig
 from maildrift.engine.operators import evaluate_check
 from maildrift.engine.results import Outcome, Report, Result
@@ -103,29 +104,74 @@ def _component_error(mail: MailConfig, rule) -> tuple[Target, Outcome] | None:
     return None
 
 
-def evaluate_rule(rule, mail: MailConfig, params, waivers, now) -> list[Result]:
-    """Every result of one rule: one per place its scopes expand to."""
+def _judge(rule, mail: MailConfig, params) -> list[tuple[Target, Outcome]]:
     broken = _component_error(mail, rule)
     if broken is not None:
-        return [_result(rule, broken[0], broken[1], waivers, now)]
+        return [broken]
     exclude = tuple(params.get(EXCLUDE_PARAM, ()) or ())
-    results = []
+    judged = []
     seen: set[str] = set()
     for scope in rule.scopes:
         for target in expand_scope(scope, mail, exclude):
             if target.scope in seen:
                 continue
             seen.add(target.scope)
-            outcome = evaluate_check(rule.check, Env(mail, target, params))
-            results.append(_result(rule, target, outcome, waivers, now))
-    return results
+            judged.append((target, evaluate_check(rule.check, Env(mail, target, params))))
+    return judged
 
 
-def evaluate(policy, mail: MailConfig, waivers=(), now: datetime | None = None) -> Report:
-    """Judge ``mail`` against ``policy``: one Result per (rule, scope)."""
+def evaluate_rule(rule, mail: MailConfig, params, waivers, now) -> list[Result]:
+    """Every result of one rule: one per place its scopes expand to."""
+    return [_result(rule, t, o, waivers, now) for t, o in _judge(rule, mail, params)]
+
+
+def _traced(rule, mail: MailConfig, params, waivers, now) -> RuleTrace:
+    """Judge ``rule`` while the Postfix models record the names it asks for."""
+    reads: set[str] = set()
+    for config in mail.postfix:
+        config.reads = reads
+    try:
+        judged = _judge(rule, mail, params)
+    finally:
+        for config in mail.postfix:
+            config.reads = None
+    results = tuple(_result(rule, t, o, waivers, now) for t, o in judged)
+    return RuleTrace(tuple(judged), results, None if EVERYTHING in reads else frozenset(reads))
+
+
+def evaluate(
+    policy, mail: MailConfig, waivers=(), now: datetime | None = None, previous=None
+) -> Report:
+    """Judge ``mail`` against ``policy``: one Result per (rule, scope).
+
+    ``previous`` (the ``trace`` of an earlier report, as the daemon keeps it)
+    lets the outcomes of rules the change cannot reach be carried over; the
+    report is the same as without it (engine.incremental says why).
+    """
     if now is None:
         raise ValueError("evaluate needs the current time, in UTC")
+    waivers = tuple(waivers)
+    change = None
+    if previous is not None:
+        change = change_between(previous, policy, mail, waivers)
+    # Results carry waiver state (and waivers expire with the clock): with any
+    # waiver in play they are built again from the carried outcomes.
+    reuse_results = change is not None and not waivers and not previous.waivers
     results = []
+    traces = {}
     for rule in policy.active_rules:
-        results += evaluate_rule(rule, mail, policy.params, list(waivers), now)
-    return Report(policy.name, policy.version, policy.sha256, tuple(results))
+        trace = previous.rules.get(rule.id) if change is not None else None
+        if trace is None or not change.unaffected(rule, trace):
+            trace = _traced(rule, mail, policy.params, waivers, now)
+        elif not reuse_results:
+            built = tuple(_result(rule, t, o, waivers, now) for t, o in trace.outcomes)
+            trace = RuleTrace(trace.outcomes, built, trace.reads)
+        traces[rule.id] = trace
+        results += trace.results
+    return Report(
+        policy.name,
+        policy.version,
+        policy.sha256,
+        tuple(results),
+        trace=Trace(policy, mail, waivers, traces),
+    )

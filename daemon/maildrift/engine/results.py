@@ -69,6 +69,8 @@ class Report:
     policy_version: int
     policy_sha256: str
     results: tuple[Result, ...] = field(default_factory=tuple)
+    #: engine.incremental.Trace: lets the next evaluation carry unchanged outcomes over.
+    trace: object = field(default=None, compare=False, repr=False)
 
     def summary(self) -> dict[str, int]:
         counts = {status: 0 for status in STATUSES}

@@ -91,6 +91,8 @@ class PostfixConfig:
     #: Configured path -> FileData of every file read (for metadata rules and the watcher).
     files: dict = field(default_factory=dict, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
+    #: While a rule is judged: every parameter name asked for ("*": all of main.cf).
+    reads: set | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, config_directory, main, master, defaults, facts, params=None, instance=""):
@@ -137,6 +139,8 @@ class PostfixConfig:
         how master passes it on.  Use :meth:`setting_in_process` for the view
         from inside one daemon process, where every ``-o`` is visible.
         """
+        if self.reads is not None:
+            self.reads.add(name)
         entry = self.service(service) if service else None
         if entry is not None and self.params.is_read_by(name, entry.command):
             return self.setting_in_process(name, service)

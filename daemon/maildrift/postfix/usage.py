@@ -169,6 +169,10 @@ def _is_known(config, name: str) -> bool:
 
 
 def _memo(config, key: str, compute):
+    # Every answer here reads all of main.cf and master.cf: a rule asking
+    # depends on all of them (engine.incremental).
+    if config.reads is not None:
+        config.reads.add("*")
     # The model is immutable once built: the answer holds for its lifetime.
     cached = config._cache.get(key)
     if cached is None:

@@ -63,6 +63,8 @@ class Daemon:
         self.policy = None
         self.waivers = []
         self.previous: dict | None = None
+        #: Its trace lets the next evaluation carry unchanged outcomes over.
+        self.last_report = None
         self.plan = WatchPlan()
         self.watcher = None
         self.settler = Settler(
@@ -116,7 +118,14 @@ class Daemon:
         try:
             begin = time.perf_counter()
             mail = self.deps.load_mail()
-            report = evaluate(self.policy, mail, self.waivers, datetime.now(timezone.utc))
+            report = evaluate(
+                self.policy,
+                mail,
+                self.waivers,
+                datetime.now(timezone.utc),
+                previous=self.last_report.trace if self.last_report else None,
+            )
+            self.last_report = report
             metrics.evaluation_duration.observe(time.perf_counter() - begin)
             before = self.previous
             self._publish(mail, report, reason, started_ns)

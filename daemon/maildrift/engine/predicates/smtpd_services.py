@@ -56,6 +56,8 @@ def exposed_service(env: Env) -> Outcome:
 
 def sasl_enabled(config, service) -> bool:
     key = service.key if service else None
+    if config.reads is not None:  # before the memo: a hit must be recorded too
+        config.reads.add("smtpd_sasl_auth_enable")
     # Most SASL rules ask this for every smtpd service; the model is immutable.
     cached = config._cache.get(("sasl-enabled", key))
     if cached is None:
