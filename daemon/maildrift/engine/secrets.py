@@ -134,23 +134,45 @@ def dovecot_cert_files(dovecot) -> list[str]:
     return paths
 
 
+def _postfix_files(config) -> list[tuple[str, bool, bool]]:
+    found: list[tuple[str, bool, bool]] = []
+    try:
+        found += [(p, True, False) for p in postfix_key_files(config)]
+        found += [(p, True, False) for p in secret_map_files(config)]
+        for name in CERT_PARAMS:
+            path = config.expanded(name).text.strip()
+            if path.startswith("/"):
+                found.append((path, False, False))
+        exceptions = config.expanded("smtpd_client_event_limit_exceptions").text
+        for kind, path in table_files(exceptions):
+            found += [(p, False, True) for p in _map_paths(kind, path)]
+        found.append((config.expanded("queue_directory").text.strip(), False, False))
+    except Exception:
+        return []
+    return found
+
+
+def _postfix_files_memo(config) -> list[tuple[str, bool, bool]]:
+    # Main-context values only: a function of main.cf's parse (shared by every
+    # model of the same text), the defaults, the host facts and the directory.
+    inputs = (config.defaults, config.facts, config.params)
+    cached = config.main.__dict__.get("_referenced_files")
+    if (
+        cached is not None
+        and cached[1] == config.config_directory
+        and all(a is b for a, b in zip(cached[0], inputs))
+    ):
+        return cached[2]
+    found = _postfix_files(config)
+    object.__setattr__(config.main, "_referenced_files", (inputs, config.config_directory, found))
+    return found
+
+
 def referenced_files(postfix_configs, dovecot) -> list[tuple[str, bool, bool]]:
     """(path, secret, read content) for each file the policy may inspect."""
     found: list[tuple[str, bool, bool]] = []
     for config in postfix_configs:
-        try:
-            found += [(p, True, False) for p in postfix_key_files(config)]
-            found += [(p, True, False) for p in secret_map_files(config)]
-            for name in CERT_PARAMS:
-                path = config.expanded(name).text.strip()
-                if path.startswith("/"):
-                    found.append((path, False, False))
-            exceptions = config.expanded("smtpd_client_event_limit_exceptions").text
-            for kind, path in table_files(exceptions):
-                found += [(p, False, True) for p in _map_paths(kind, path)]
-            found.append((config.expanded("queue_directory").text.strip(), False, False))
-        except Exception:
-            continue
+        found += _postfix_files_memo(config)
     if dovecot is not None:
         found += [(p, True, False) for p in dovecot_secret_files(dovecot)]
         found += [(p, False, False) for p in dovecot_cert_files(dovecot)]

@@ -254,7 +254,9 @@ class Daemon:
     def _note(self, received_ns: int) -> None:
         if self.batch_start_ns is None:
             self.batch_start_ns = received_ns
-        self.settler.note(self.deps.clock_ns())
+        # Quiet is counted from the watcher's receipt, not from when this loop
+        # got round to the event: settle_ms is about the files, not the queue.
+        self.settler.note(received_ns)
 
     def _confirm_wait_ns(self) -> int | None:
         enforcer = self.deps.enforcer

@@ -30,7 +30,8 @@ class Settler:
     def note(self, now_ns: int) -> None:
         if self.first_ns is None:
             self.first_ns = now_ns
-        self.last_ns = now_ns
+        # Receipt times from two threads can arrive out of order.
+        self.last_ns = now_ns if self.last_ns is None else max(self.last_ns, now_ns)
 
     def due(self, now_ns: int) -> bool:
         if self.first_ns is None:
