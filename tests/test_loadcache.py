@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 
@@ -86,3 +87,23 @@ def test_broken_file_error_is_cached_and_cleared(tree):
     with open(main, "w", encoding="utf-8") as handle:
         handle.write(good)
     assert "postfix" not in load_mail_config(sources, cache=cache).errors
+
+
+def test_fallback_models_are_reused_and_left_alone(tree, tmp_path):
+    """A candidate cache reuses the live Dovecot model, and never writes into the live cache."""
+    from maildrift.filestore import TreeReader
+
+    sources, live = _sources(tree), LoadCache()
+    judged = load_mail_config(sources, cache=live)
+    temp = tmp_path / "main.cf"
+    with open(os.path.join(tree, "etc/postfix/main.cf"), encoding="utf-8") as handle:
+        temp.write_text(handle.read() + "smtpd_tls_auth_only = no\n", encoding="utf-8")
+    reader = TreeReader(tree, candidates={"/etc/postfix/main.cf": str(temp)})
+    candidate_cache = LoadCache(fallback=live)
+    candidate = load_mail_config(dataclasses.replace(sources, reader=reader), cache=candidate_cache)
+    assert candidate.dovecot is judged.dovecot
+    assert candidate.postfix[0] is not judged.postfix[0]
+    assert candidate.postfix[0].expanded("smtpd_tls_auth_only").text == "no"
+    again = load_mail_config(sources, cache=live)
+    assert again.postfix[0] is judged.postfix[0]  # the live entry was not replaced
+    assert (live.hits, live.misses) == (2, 2)

@@ -120,10 +120,16 @@ class _Entry:
 
 
 class LoadCache:
-    """Previous loads by key, each with the reader answers it depended on."""
+    """Previous loads by key, each with the reader answers it depended on.
 
-    def __init__(self) -> None:
+    A ``fallback`` cache is asked too, and never written to: candidates of
+    enforce mode reuse the live tree's models of the files they leave alone,
+    and the live entries stay as they are.
+    """
+
+    def __init__(self, fallback: LoadCache | None = None) -> None:
         self._entries: dict[object, _Entry] = {}
+        self._fallback = fallback
         self.hits = 0
         self.misses = 0
 
@@ -134,14 +140,18 @@ class LoadCache:
 
     def load(self, key: object, reader, loader: Callable[[object], T]) -> T:
         """``loader(reader)``, or its previous result if the reader would answer the same."""
-        entry = self._entries.get(key)
-        if entry is not None and all(
-            _answer(reader, kind, arg) == answer for kind, arg, answer in entry.calls
-        ):
-            self.hits += 1
-            if entry.error is not None:
-                raise entry.error
-            return entry.value
+        for cache in (self, self._fallback):
+            entry = cache._entries.get(key) if cache is not None else None
+            if entry is not None and all(
+                _answer(reader, kind, arg) == answer for kind, arg, answer in entry.calls
+            ):
+                self.hits += 1
+                if entry.error is not None:
+                    raise entry.error
+                if cache is not self:
+                    # What mail.read reports for this key is the fallback's reads.
+                    self._entries[key] = entry
+                return entry.value
         self.misses += 1
         recorder = RecordingReader(reader)
         try:

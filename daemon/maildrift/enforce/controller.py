@@ -56,6 +56,8 @@ class EnforceDeps:
     clock: Callable[[], float] = time.monotonic
     swap: Callable = swap_in
     chmod: Callable = restore_metadata
+    #: The daemon's LoadCache: candidates reuse its models of files a plan leaves alone.
+    live_cache: LoadCache | None = None
 
 
 @dataclass
@@ -88,8 +90,10 @@ def _dovecot_paths(mail) -> set[str]:
 class Enforcer:
     def __init__(self, deps: EnforceDeps) -> None:
         self.deps = deps
-        # Candidates have a cache of their own: the live tree's entries stay put.
-        self.candidate_cache = LoadCache()
+        # Candidates have a cache of their own: the live tree's entries stay put,
+        # and its models of untouched components are the very objects judged live,
+        # so the candidate's evaluation carries their outcomes over.
+        self.candidate_cache = LoadCache(fallback=deps.live_cache)
         self.dovecot_paths: set[str] = set()
         self.pending: _Pending | None = None
         #: host path -> sha256 of what maildrift itself wrote last.

@@ -93,7 +93,9 @@ def run_daemon(args) -> int:
         for daemon in running:
             daemon.keepalive()
 
-    enforcer, pause = build_enforcer(config, sources, metrics.registry, log, heartbeat)
+    enforcer, pause = build_enforcer(
+        config, sources, metrics.registry, log, heartbeat, live_cache=load_cache
+    )
     deps = DaemonDeps(
         config=config,
         load_policy=load_policy,

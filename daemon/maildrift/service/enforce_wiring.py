@@ -64,7 +64,9 @@ class PauseWatcher:
         return self._state
 
 
-def build_enforcer(config, sources, registry, log, heartbeat=None) -> tuple[Enforcer, PauseWatcher]:
+def build_enforcer(
+    config, sources, registry, log, heartbeat=None, live_cache=None
+) -> tuple[Enforcer, PauseWatcher]:
     """The enforcer for ``config.mode`` (observe records last-known-good only).
 
     ``heartbeat`` is called about once a second while a validation or reload runs.
@@ -115,5 +117,6 @@ def build_enforcer(config, sources, registry, log, heartbeat=None) -> tuple[Enfo
         confirm_ms=settings.confirm_ms,
         enforce_on_start=settings.enforce_on_start,
         remediation=settings.remediation,
+        live_cache=live_cache,
     )
     return Enforcer(deps), pause
