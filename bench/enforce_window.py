@@ -689,7 +689,7 @@ def profiled_daemon() -> None:
         (safewrite, "_open_target", "swap_open_target"),
         (safewrite, "_make_temp", "swap_make_temp"),
         (safewrite, "_copy_xattrs", "swap_copy_xattrs"),
-        (service.Daemon, "_own_writes_only", "own_writes_only"),
+        (controller.Enforcer, "only_own_writes", "own_writes_only"),
         (safewrite, "_write_temp", "swap_temp"),
         (safewrite._Exchange, "run", "swap_exchange"),
         (apply, "_swap_all", "swap_all"),
