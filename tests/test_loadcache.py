@@ -107,3 +107,21 @@ def test_fallback_models_are_reused_and_left_alone(tree, tmp_path):
     again = load_mail_config(sources, cache=live)
     assert again.postfix[0] is judged.postfix[0]  # the live entry was not replaced
     assert (live.hits, live.misses) == (2, 2)
+
+
+def test_overlay_reads_memory_and_keeps_live_metadata(tree):
+    """An overlaid file reads the given bytes with the live file's mode; a new one exists too."""
+    from maildrift.filestore import TreeReader
+
+    main = os.path.join(tree, "etc/postfix/main.cf")
+    os.chmod(main, 0o640)
+    reader = TreeReader(
+        tree, overlay={"/etc/postfix/main.cf": b"x = 1\n", "/etc/postfix/new.cf": b"y\n"}
+    )
+    data = reader.read("/etc/postfix/main.cf")
+    assert (data.data, data.mode) == (b"x = 1\n", 0o640)
+    assert reader.exists("/etc/postfix/new.cf") and reader.lexists("/etc/postfix/new.cf")
+    assert reader.read("/etc/postfix/new.cf").data == b"y\n"
+    assert "/etc/postfix/new.cf" in reader.glob("/etc/postfix/*.cf")
+    with open(main, "rb") as handle:
+        assert handle.read() != b"x = 1\n"  # nothing was written

@@ -44,11 +44,15 @@ class TreeReader:
         *,
         max_size: int = MAX_CONFIG_SIZE,
         candidates: dict[str, str] | None = None,
+        overlay: dict[str, bytes] | None = None,
     ):
         self.root = os.path.abspath(root) if root else None
         self.max_size = max_size
         # Configured path -> file to read instead (``check --candidate``).
         self.candidates = {os.path.normpath(k): v for k, v in (candidates or {}).items()}
+        # Configured path -> bytes to read instead, never written anywhere
+        # (enforce mode's candidates). Metadata stays the live file's.
+        self.overlay = {os.path.normpath(k): v for k, v in (overlay or {}).items()}
         # Every evaluation maps the same few hundred paths again.
         self._live: dict[str, str] = {}
 
@@ -85,6 +89,8 @@ class TreeReader:
 
     def read(self, path: str) -> FileData:
         """Read one regular file; raise ConfigError naming it if that is impossible."""
+        if self.overlay and os.path.normpath(path) in self.overlay:
+            return self._read_overlay(path)
         read_path = self.host_path(path)
         try:
             st = os.stat(read_path)
@@ -128,18 +134,42 @@ class TreeReader:
             mtime_ns=st.st_mtime_ns,
         )
 
+    def _read_overlay(self, path: str) -> FileData:
+        data = self.overlay[os.path.normpath(path)]
+        if len(data) > self.max_size:
+            raise ConfigError(f"file too large ({len(data)} bytes, limit {self.max_size})", path)
+        st = self.stat(path)
+        return FileData(
+            path=path,
+            read_path=f"{self.live_path(path)} (in memory)",
+            data=data,
+            mode=stat.S_IMODE(st.st_mode),
+            uid=st.st_uid,
+            gid=st.st_gid,
+            mtime_ns=st.st_mtime_ns or 0,
+        )
+
     def stat(self, path: str) -> os.stat_result | None:
         """``os.stat`` of a configured path, or None when it does not exist."""
         try:
             return os.stat(self.host_path(path))
         except OSError:
+            pass
+        data = self.overlay.get(os.path.normpath(path)) if self.overlay else None
+        if data is None:
             return None
+        # A new file only in memory: what a fresh 0600 file of the daemon's would be.
+        return os.stat_result(
+            (stat.S_IFREG | 0o600, 0, 0, 1, os.getuid(), os.getgid(), len(data), 0, 0, 0)
+        )
 
     def exists(self, path: str) -> bool:
         return self.stat(path) is not None
 
     def lexists(self, path: str) -> bool:
         """Whether anything is there, a dangling symlink included."""
+        if self.overlay and os.path.normpath(path) in self.overlay:
+            return True
         return os.path.lexists(self.host_path(path))
 
     def glob(self, pattern: str) -> list[str]:
@@ -147,7 +177,11 @@ class TreeReader:
         host = self.live_path(pattern)
         matches = {self.config_path(p) for p in glob.glob(host)}
         # A candidate for a file that does not exist yet (a new conf.d file) matches too.
-        matches |= {p for p in self.candidates if fnmatch.fnmatchcase(p, os.path.normpath(pattern))}
+        matches |= {
+            p
+            for p in (*self.candidates, *self.overlay)
+            if fnmatch.fnmatchcase(p, os.path.normpath(pattern))
+        }
         return sorted(matches, key=os.fsencode)
 
     def listdir(self, path: str) -> list[str]:

@@ -82,7 +82,6 @@ class Stack:
             reloader=self.reloader,
             metrics=self.metrics,
             log=self.log,
-            scratch_dir=os.path.join(self.state_dir, "tmp"),
             clock=self.clock,
         )
         for name, value in overrides.items():

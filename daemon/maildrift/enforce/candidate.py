@@ -1,8 +1,8 @@
 """Judging a planned revert before anything is written.
 
-The candidate tree is the live tree with the plan's files read from private
-temp files instead (the reader's candidates, as ``check --candidate`` does)
-and the plan's modes and owners put into the file facts.  The whole policy is
+The candidate tree is the live tree with the plan's files read from memory
+instead (the reader's overlay; nothing touches the disk) and the plan's
+modes and owners put into the file facts.  The whole policy is
 evaluated on it with the same function the daemon uses.
 
 A plan is acceptable when:
@@ -15,9 +15,6 @@ A plan is acceptable when:
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import tempfile
 
 from maildrift.enforce.planner import Plan
 from maildrift.engine.evaluate import evaluate
@@ -61,30 +58,19 @@ def _with_metadata(mail, plan: Plan):
     return mail
 
 
-def evaluate_candidate(
-    sources, plan: Plan, policy, waivers, now, scratch_dir: str, cache=None, previous=None
-):
-    """The report of the live tree with ``plan`` applied in memory (temp files only).
+def evaluate_candidate(sources, plan: Plan, policy, waivers, now, cache=None, previous=None):
+    """The report of the live tree with ``plan`` applied in memory (nothing is written).
 
     ``cache`` (a LoadCache kept for candidates) lets a component the plan does
     not touch be reused instead of parsed again; ``previous`` (the live
     report's trace) lets rules the plan cannot reach keep their live outcomes.
     """
-    os.makedirs(scratch_dir, mode=0o700, exist_ok=True)
-    directory = tempfile.mkdtemp(prefix="candidate-", dir=scratch_dir)
-    try:
-        candidates = {}
-        for index, write in enumerate(plan.writes):
-            temp = os.path.join(directory, f"{index}-{os.path.basename(write.path)}")
-            with open(temp, "wb") as handle:
-                handle.write(write.data)
-            candidates[write.path] = temp
-        live = sources.reader
-        reader = TreeReader(live.root, max_size=live.max_size, candidates=candidates)
-        mail = load_mail_config(dataclasses.replace(sources, reader=reader), cache=cache)
-        return evaluate(policy, _with_metadata(mail, plan), waivers, now, previous=previous)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    live = sources.reader
+    reader = TreeReader(
+        live.root, max_size=live.max_size, overlay={w.path: w.data for w in plan.writes}
+    )
+    mail = load_mail_config(dataclasses.replace(sources, reader=reader), cache=cache)
+    return evaluate(policy, _with_metadata(mail, plan), waivers, now, previous=previous)
 
 
 def judge_candidate(group: set, live_report, candidate_report, before: dict | None) -> Verdict:

@@ -47,7 +47,6 @@ class EnforceDeps:
     reloader: object  # reload.Reloader
     metrics: object  # EnforceMetrics
     log: object
-    scratch_dir: str
     is_paused: Callable[[], object] = lambda: None
     writer_of: Callable[[str], dict | None] = lambda path: None
     confirm_ms: int = 200
@@ -276,7 +275,6 @@ class Enforcer:
                 policy,
                 waivers,
                 datetime.now(timezone.utc),
-                deps.scratch_dir,
                 self.candidate_cache,
                 previous=report.trace,
             )
@@ -308,7 +306,6 @@ class Enforcer:
                 policy,
                 waivers,
                 datetime.now(timezone.utc),
-                self.deps.scratch_dir,
                 self.candidate_cache,
                 previous=report.trace,
             )

@@ -75,7 +75,10 @@ def _stat(reader: TreeReader, path: str) -> os.stat_result:
     except FileNotFoundError:
         if os.path.lexists(live):
             raise  # a dangling symlink: the live file is missing
-        return os.stat(reader.host_path(path))
+        found = reader.stat(path)
+        if found is None:
+            raise
+        return found
 
 
 def _info(reader: TreeReader, path: str, secret: bool, read: bool, names) -> FileInfo:

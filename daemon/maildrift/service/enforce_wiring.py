@@ -111,7 +111,6 @@ def build_enforcer(
         reloader=reloader,
         metrics=metrics,
         log=log,
-        scratch_dir=os.path.join(config.state_dir, "tmp"),
         is_paused=pause.current,
         writer_of=writer_of,
         confirm_ms=settings.confirm_ms,
