@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from maildrift.engine.evaluate import evaluate
 from maildrift.errors import MaildriftError
 from maildrift.service.logs import redact
+from maildrift.service.prejudge import Prejudge
 from maildrift.service.settle import Settler
 from maildrift.service.verdicts import load_verdicts, save_verdicts
 from maildrift.service.watchplan import WatchPlan, plan_watches
@@ -71,6 +72,7 @@ class Daemon:
             int(self.config.settle_ms * 1e6), int(self.config.max_delay_ms * 1e6)
         )
         self.batch_start_ns: int | None = None
+        self.prejudge = Prejudge()
         self.batch_components: set[str] = set()
         self.batch_paths: set[str] = set()
         self.unsaved_report = None
@@ -110,10 +112,8 @@ class Daemon:
 
     # -- evaluation -----------------------------------------------------------------------
 
-    def evaluate(self, reason: str, started_ns: int | None = None) -> None:
-        metrics, log = self.deps.metrics, self.deps.log
-        # No collector pauses between the event and the published verdict: the
-        # garbage of this evaluation is collected after it is out.
+    def _judge(self) -> tuple:
+        """(mail, report, seconds): load and evaluate, the collector paused."""
         gc.disable()
         try:
             begin = time.perf_counter()
@@ -126,7 +126,19 @@ class Daemon:
                 previous=self.last_report.trace if self.last_report else None,
             )
             self.last_report = report
-            metrics.evaluation_duration.observe(time.perf_counter() - begin)
+            return mail, report, time.perf_counter() - begin
+        finally:
+            gc.enable()
+
+    def evaluate(self, reason: str, started_ns: int | None = None, judged=None) -> None:
+        """Publish ``judged`` (from :meth:`_judge`), or judge the tree now and publish that."""
+        metrics, log = self.deps.metrics, self.deps.log
+        # No collector pauses between the event and the published verdict: the
+        # garbage of this evaluation is collected after it is out.
+        gc.disable()
+        try:
+            mail, report, seconds = judged or self._judge()
+            metrics.evaluation_duration.observe(seconds)
             before = self.previous
             self._publish(mail, report, reason, started_ns)
         finally:
@@ -384,9 +396,11 @@ class Daemon:
                 self.reload_requested = False
                 self._reload()
             wait = self.settler.wait_ns(deps.clock_ns())
-            confirm = self._confirm_wait_ns()
-            if confirm is not None:
-                wait = confirm if wait is None else min(wait, confirm)
+            # The watchers' receipts are CLOCK_MONOTONIC: so is the early judgement.
+            early = self.prejudge.wait_ns(self.settler.last_ns, time.monotonic_ns())
+            for other in (early, self._confirm_wait_ns()):
+                if other is not None:
+                    wait = other if wait is None else min(wait, other)
             ceiling = min(_MAX_WAIT_S, deps.notifier.watchdog_interval or _MAX_WAIT_S)
             timeout = ceiling if wait is None else min(ceiling, wait / 1e9)
             try:
@@ -402,8 +416,11 @@ class Daemon:
                         self._handle(deps.events.get_nowait())
                     except queue.Empty:
                         break
+            if self.prejudge.due(self.settler.last_ns, time.monotonic_ns()):
+                self.prejudge.start(time.monotonic_ns(), self._judge())
             if self.settler.due(deps.clock_ns()):
                 started = self.batch_start_ns
+                judged = self.prejudge.take(self.settler.last_ns)
                 self.settler.reset()
                 self.batch_start_ns = None
                 own = deps.enforcer is not None and deps.enforcer.only_own_writes(self.batch_paths)
@@ -412,7 +429,7 @@ class Daemon:
                         deps.metrics.config_changes.labels(component, "").inc()
                 self.batch_components.clear()
                 self.batch_paths.clear()
-                self.evaluate("own_write" if own else "change", started)
+                self.evaluate("own_write" if own else "change", started, judged)
             elif not self.settler.pending and self._confirm_wait_ns() == 0:
                 # A missing or empty file has stayed so for confirm_ms: judge it now.
                 self.evaluate("confirm")
