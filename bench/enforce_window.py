@@ -716,10 +716,10 @@ def profiled_daemon() -> None:
     gc.callbacks.append(on_gc)
     evaluate = service.Daemon.evaluate
 
-    def daemon_evaluate(self, reason, started_ns=None):
+    def daemon_evaluate(self, reason, started_ns=None, judged=None):
         begin = time.monotonic_ns()
         try:
-            return evaluate(self, reason, started_ns)
+            return evaluate(self, reason, started_ns, judged)
         finally:
             line = {"received_ns": started_ns, "evaluate_ns": begin, "spans": spans[:]}
             line.update(record, reason=reason, end_ns=time.monotonic_ns())
@@ -772,6 +772,9 @@ def _row(record: dict, written_ns: int, seen_ns: int) -> dict | None:
     a, b = enforcer[0], renamed
     handles = [s for n, s, _ in spans if n == "handle" and record["received_ns"] <= s <= begin]
     handled = min(handles, default=begin)
+    received = record["received_ns"]
+    early_load = _total(spans, ("load",), received, begin)
+    early_evaluate = _total(spans, ("evaluate",), received, begin)
     load = _total(spans, ("load",), begin, a)
     evaluate = _total(spans, ("evaluate",), begin, a)
     publish = _total(spans, ("publish",), begin, a)
@@ -780,7 +783,7 @@ def _row(record: dict, written_ns: int, seen_ns: int) -> dict | None:
     enforcer_rows = {
         "enforcer_bookkeeping": _total(spans, _BOOKKEEPING, a, b),
         "plan_revert": _total(spans, ("plan",), a, b),
-        "candidate_temp_files": _total(spans, ("candidate",), a, b)
+        "candidate_other (in-memory reader, metadata)": _total(spans, ("candidate",), a, b)
         - candidate_load
         - candidate_evaluate,
         "candidate_load": candidate_load,
@@ -794,15 +797,19 @@ def _row(record: dict, written_ns: int, seen_ns: int) -> dict | None:
         "receipt_to_evaluation (settle_ms 5 + loop)": (begin - record["received_ns"]) / 1e6,
         "  of which receipt to the main loop's handling": (handled - record["received_ns"]) / 1e6,
         "  of which settle (5 ms quiet) and loop": (begin - handled) / 1e6,
-        "load_live_tree": load,
-        "evaluate_policy_live": evaluate,
+        "    load of the live tree, early (inside the settle)": early_load,
+        "    evaluation, early (inside the settle)": early_evaluate,
+        "load_live_tree (when the early verdict was dropped)": load,
+        "evaluate_policy_live (when the early verdict was dropped)": evaluate,
         "publish_verdict": publish,
         "daemon_other_before_enforcer": (a - begin) / 1e6 - load - evaluate - publish,
         "enforcer_bookkeeping": enforcer_rows["enforcer_bookkeeping"],
         "plan_revert": enforcer_rows["plan_revert"],
         "  of which lkg blob read": _inside(spans, "lkg_content", "plan", a, b),
         "  of which main.cf surgery": _inside(spans, "surgery", "plan", a, b),
-        "candidate_temp_files": enforcer_rows["candidate_temp_files"],
+        "candidate_other (in-memory reader, metadata)": enforcer_rows[
+            "candidate_other (in-memory reader, metadata)"
+        ],
         "candidate_load": candidate_load,
         "candidate_evaluate": candidate_evaluate,
         "judge_candidate": enforcer_rows["judge_candidate"],
