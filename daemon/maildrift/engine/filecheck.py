@@ -5,7 +5,21 @@ from __future__ import annotations
 from maildrift.engine.env import Env
 from maildrift.engine.results import Outcome
 
-__all__ = ["file_outcome"]
+__all__ = ["file_outcome", "file_passes"]
+
+
+def file_passes(env: Env, path: str, owner=(), mode_forbidden=None) -> bool:
+    """Whether :func:`file_outcome` would pass (no group or mode_max), without its text.
+
+    The permission predicates judge every file of a directory; only a failing
+    one needs the formatted outcome.
+    """
+    info = env.mail.files.get(path)
+    if not info.exists:
+        return False
+    if owner and info.owner not in owner:
+        return False
+    return mode_forbidden is None or not info.mode & mode_forbidden
 
 
 def file_outcome(

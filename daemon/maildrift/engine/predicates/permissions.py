@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from maildrift.engine.env import Env
-from maildrift.engine.filecheck import file_outcome
+from maildrift.engine.filecheck import file_outcome, file_passes
 from maildrift.engine.results import Outcome
 
 __all__ = ["config_permissions", "secret_permissions"]
@@ -19,8 +19,11 @@ def config_permissions(
         if key.startswith(component + ":")
         for p in files
     ]
+    owner = tuple(owner)
     for path in paths:
-        outcome = file_outcome(env, path, owner=tuple(owner), mode_forbidden=forbidden)
+        if file_passes(env, path, owner, forbidden):
+            continue
+        outcome = file_outcome(env, path, owner=owner, mode_forbidden=forbidden)
         if outcome.status != "pass":
             return Outcome(
                 outcome.status, outcome.actual, outcome.expected, path, None, parameters=(path,)
@@ -36,6 +39,8 @@ def secret_permissions(env: Env, forbidden: int = 0o007) -> Outcome:
         if info.secret and info.exists and not info.is_dir
     )
     for path in secrets:
+        if file_passes(env, path, mode_forbidden=forbidden):
+            continue
         outcome = file_outcome(env, path, mode_forbidden=forbidden)
         if outcome.status != "pass":
             return Outcome(
