@@ -146,11 +146,11 @@ class LoadCache:
                 _answer(reader, kind, arg) == answer for kind, arg, answer in entry.calls
             ):
                 self.hits += 1
-                if entry.error is not None:
-                    raise entry.error
                 if cache is not self:
                     # What mail.read reports for this key is the fallback's reads.
                     self._entries[key] = entry
+                if entry.error is not None:
+                    raise entry.error
                 return entry.value
         self.misses += 1
         recorder = RecordingReader(reader)

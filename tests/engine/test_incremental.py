@@ -65,6 +65,8 @@ VALUES = [
     "subnet",
     "loopback-only",
     "$my_own_setting",
+    "$(my_own_setting)",
+    "${ my_own_setting }",
     "${mydomain}",
     "${smtpd_client_connection_limit_exceptions:$mynetworks}",
     "$myhostname",
@@ -245,3 +247,16 @@ def test_edit_reaching_a_rule_through_a_default(tmp_path):
     after = _same_as_full(sources, cache, before)
     statuses = {r.rule: r.status for r in after.results}
     assert statuses["postfix-client-event-limit-exceptions"] == "fail"
+
+
+def test_parenthesised_and_spaced_references_reach_the_rule(tmp_path):
+    """$(name) and ${ name } are followed like $name: changing name judges the reader again."""
+    for index, form in enumerate(("$(lvl)", "${ lvl }")):
+        root, sources, cache, before = _start(tmp_path / str(index))
+        _edit(root, "main-set", "lvl", "30")
+        _edit(root, "main-set", "smtpd_client_connection_rate_limit", form)
+        before = _same_as_full(sources, cache, before)
+        _edit(root, "main-set", "lvl", "0")
+        after = _same_as_full(sources, cache, before)
+        statuses = {r.rule: r.status for r in after.results}
+        assert statuses["postfix-client-connection-rate-limit"] == "fail", form

@@ -19,8 +19,8 @@ the file facts changed where the rule may read them.  Anything else, an
 error in either model included, judges the rule again.  ``evaluate`` with
 and without ``previous`` must give equal reports; tests/engine prove it.
 
->>> sorted(names_in("${a?{$b}:{$c}} $$d ${{$e} == {x} ? {$f}}"))
-['a', 'b', 'c', 'd', 'e', 'f']
+>>> sorted(names_in("${a?{$b}:{$c}} $$d ${{$e} == {x} ? {$f}} $(g) ${ h }"))
+['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ _HOST_DEPENDS = {
     "mynetworks": ("mynetworks_style",),
 }
 
-_NAME = re.compile(r"\$\{?([A-Za-z0-9_]+)")
+# $name, ${name}, $(name), and ${ name } (blanks around a name are allowed).
+_NAME = re.compile(r"\$[{(]?[ \t\n\r\f\v]*([A-Za-z0-9_]+)")
 
 
 @functools.lru_cache(maxsize=4096)

@@ -118,11 +118,13 @@ def _walk(reader: TreeReader, directory: str) -> list[str]:
     for entry in entries:
         try:
             is_dir = entry.is_dir()
+            # As os.walk: symlinked directories are not entered (gone since: skipped).
+            link = is_dir and entry.is_symlink()
         except OSError:
-            is_dir = False
+            is_dir, link = False, False
         if not is_dir:
             found.append(os.path.join(directory, entry.name))
-        elif not entry.is_symlink():
+        elif not link:
             subdirectories.append(os.path.join(directory, entry.name))
     for subdirectory in subdirectories:
         found += _walk(reader, subdirectory)

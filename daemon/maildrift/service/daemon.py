@@ -114,6 +114,7 @@ class Daemon:
 
     def _judge(self) -> tuple:
         """(mail, report, seconds): load and evaluate, the collector paused."""
+        collecting = gc.isenabled()
         gc.disable()
         try:
             begin = time.perf_counter()
@@ -128,11 +129,15 @@ class Daemon:
             self.last_report = report
             return mail, report, time.perf_counter() - begin
         finally:
-            gc.enable()
+            if collecting:
+                gc.enable()
 
     def evaluate(self, reason: str, started_ns: int | None = None, judged=None) -> None:
         """Publish ``judged`` (from :meth:`_judge`), or judge the tree now and publish that."""
         metrics, log = self.deps.metrics, self.deps.log
+        if judged is None:
+            # Judged now: an early verdict still held is older than this one.
+            self.prejudge.discard()
         # No collector pauses between the event and the published verdict: the
         # garbage of this evaluation is collected after it is out.
         gc.disable()
@@ -418,6 +423,9 @@ class Daemon:
                         break
             if self.prejudge.due(self.settler.last_ns, time.monotonic_ns()):
                 self.prejudge.start(time.monotonic_ns(), self._judge())
+                # Events received during it are handled before its verdict may be taken.
+                self._tick()
+                continue
             if self.settler.due(deps.clock_ns()):
                 started = self.batch_start_ns
                 judged = self.prejudge.take(self.settler.last_ns)

@@ -22,6 +22,8 @@ Times are CLOCK_MONOTONIC nanoseconds, the clock of the watchers' receipts.
 >>> p.start(130, "second")
 >>> p.wanted(last_event_ns=140), p.take(last_event_ns=125), p.wanted(last_event_ns=0)
 (False, 'second', True)
+>>> p.start(200, "held"); p.discard(); p.take(last_event_ns=100) is None
+True
 """
 
 from __future__ import annotations
@@ -59,11 +61,15 @@ class Prejudge:
         self._started_ns, self._judged = started_ns, judged
         self._count += 1
 
+    def discard(self) -> None:
+        """Drop what is held (the tree was judged anew) and start the burst's count again."""
+        self._started_ns = self._judged = None
+        self._count = 0
+
     def take(self, last_event_ns: int | None):
         """The early verdict if no event came after its load began, else None; ends the burst."""
         judged, started = self._judged, self._started_ns
-        self._started_ns = self._judged = None
-        self._count = 0
+        self.discard()
         if started is None or last_event_ns is None or last_event_ns >= started:
             return None
         return judged

@@ -28,9 +28,8 @@ class Settler:
         return self.first_ns is not None
 
     def note(self, now_ns: int) -> None:
-        if self.first_ns is None:
-            self.first_ns = now_ns
         # Receipt times from two threads can arrive out of order.
+        self.first_ns = now_ns if self.first_ns is None else min(self.first_ns, now_ns)
         self.last_ns = now_ns if self.last_ns is None else max(self.last_ns, now_ns)
 
     def due(self, now_ns: int) -> bool:
