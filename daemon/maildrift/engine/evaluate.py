@@ -48,6 +48,14 @@ def _references(rule) -> tuple[str, ...]:
     return cached
 
 
+def _input_names(rule) -> tuple[str, ...]:
+    cached = rule.__dict__.get("_input_names")
+    if cached is None:
+        cached = tuple(p.name for p in rule.inputs)
+        object.__setattr__(rule, "_input_names", cached)
+    return cached
+
+
 def _result(rule, target: Target, outcome: Outcome, waivers, now) -> Result:
     status = outcome.status
     waiver = None
@@ -66,7 +74,7 @@ def _result(rule, target: Target, outcome: Outcome, waivers, now) -> Result:
         severity=rule.severity,
         status=status,
         scope=target.scope,
-        parameters=outcome.parameters or tuple(p.name for p in rule.inputs),
+        parameters=outcome.parameters or _input_names(rule),
         expected=outcome.expected,
         # The display form, as postconf -n shows values: whitespace runs collapsed.
         actual=" ".join(outcome.actual.split()),

@@ -89,44 +89,53 @@ def _evaluate(check, env: Env) -> Outcome:
         from maildrift.engine.structural import evaluate_structural
 
         return evaluate_structural(check, env)
+    handler = _VALUE_CHECKS.get(kind)
+    if handler is None:
+        raise TypeError(f"unknown check {kind.__name__}")
     value = env.value(check.param)
     if value.unknown:
         names = ", ".join(sorted(value.unknown))
         return _error(value, f"depends on {names}, unknown for this host (give --host-facts)")
-    text = value.text
-    if isinstance(check, c.Equals):
-        return _outcome(_same(text, check.value), value, check.value)
-    if isinstance(check, c.OneOf):
-        ok = any(_same(text, v) for v in check.values)
-        return _outcome(ok, value, "one of " + ", ".join(check.values))
-    if isinstance(check, c.ContainsAll):
-        items = {i.lower() for i in split_list(text)}
-        missing = [i for i in check.items if i.lower() not in items]
-        return _outcome(not missing, value, "contains " + ", ".join(check.items))
-    if isinstance(check, c.ContainsNone):
-        items = {i.lower() for i in split_list(text)}
-        present = [i for i in check.items if i.lower() in items]
-        return _outcome(not present, value, "none of " + ", ".join(check.items))
-    if isinstance(check, c.IsSet):
-        return _outcome(
-            value.explicit, value, "set explicitly", text if value.explicit else "(default)"
-        )
-    if isinstance(check, c.IsUnset):
-        return _outcome(
-            not value.explicit,
-            value,
-            "left at its default",
-            text if value.explicit else "(default)",
-        )
-    if isinstance(check, c.IsEmpty):
-        return _outcome(not text.strip(), value, "empty")
-    if isinstance(check, c.IsNonEmpty):
-        return _outcome(bool(text.strip()), value, "non-empty", text or "(empty)")
-    if isinstance(check, c.Range):
-        return _range(check, env, value)
-    if isinstance(check, c.Compare):
-        return _compare(check, env, value)
-    raise TypeError(f"unknown check {type(check).__name__}")
+    return handler(check, env, value)
+
+
+def _equals(check, env: Env, value: Value) -> Outcome:
+    return _outcome(_same(value.text, check.value), value, check.value)
+
+
+def _one_of(check, env: Env, value: Value) -> Outcome:
+    ok = any(_same(value.text, v) for v in check.values)
+    return _outcome(ok, value, "one of " + ", ".join(check.values))
+
+
+def _contains_all(check, env: Env, value: Value) -> Outcome:
+    items = {i.lower() for i in split_list(value.text)}
+    missing = [i for i in check.items if i.lower() not in items]
+    return _outcome(not missing, value, "contains " + ", ".join(check.items))
+
+
+def _contains_none(check, env: Env, value: Value) -> Outcome:
+    items = {i.lower() for i in split_list(value.text)}
+    present = [i for i in check.items if i.lower() in items]
+    return _outcome(not present, value, "none of " + ", ".join(check.items))
+
+
+def _is_set(check, env: Env, value: Value) -> Outcome:
+    shown = value.text if value.explicit else "(default)"
+    return _outcome(value.explicit, value, "set explicitly", shown)
+
+
+def _is_unset(check, env: Env, value: Value) -> Outcome:
+    shown = value.text if value.explicit else "(default)"
+    return _outcome(not value.explicit, value, "left at its default", shown)
+
+
+def _is_empty(check, env: Env, value: Value) -> Outcome:
+    return _outcome(not value.text.strip(), value, "empty")
+
+
+def _is_nonempty(check, env: Env, value: Value) -> Outcome:
+    return _outcome(bool(value.text.strip()), value, "non-empty", value.text or "(empty)")
 
 
 def _range(check, env: Env, value: Value) -> Outcome:
@@ -165,6 +174,21 @@ def _compare(check, env: Env, value: Value) -> Outcome:
     limit = check.factor.value * right
     expected = f"{check.op} {check.factor.value:g} x {check.other.name} ({limit:g})"
     return _outcome(_RELATIONS[check.op](left, limit), value, expected)
+
+
+#: Checks of one value, by type: the value is read (and its unknowns refused) first.
+_VALUE_CHECKS = {
+    c.Equals: _equals,
+    c.OneOf: _one_of,
+    c.ContainsAll: _contains_all,
+    c.ContainsNone: _contains_none,
+    c.IsSet: _is_set,
+    c.IsUnset: _is_unset,
+    c.IsEmpty: _is_empty,
+    c.IsNonEmpty: _is_nonempty,
+    c.Range: _range,
+    c.Compare: _compare,
+}
 
 
 def _combinator(check, env: Env) -> Outcome:

@@ -86,24 +86,116 @@ def compare_levels(left: str, right: str) -> int:
     return (a > b) - (a < b)
 
 
-def _relational(body: str, lookup: Lookup, depth: int) -> str:
-    left, pos = _braced(body, 0)
-    rest = body[pos:].lstrip(_SPACE)
-    op = next((o for o in _OPERATORS if rest.startswith(o)), None)
-    if op is None:
-        raise ExpansionError(f'unknown operator in "${{{body}}}"')
-    right, pos = _braced(rest, len(op))
-    tail = rest[pos:].lstrip(_SPACE)
-    if not tail.startswith("?"):
-        raise ExpansionError(f'"?" expected in "${{{body}}}"')
-    if_true, pos = _braced(tail, 1)
-    tail = tail[pos:].lstrip(_SPACE)
-    if_false = ""
-    if tail.startswith(":"):
-        if_false, pos = _braced(tail, 1)
+# Steps of a compiled value: a str is literal text; tuples start with one of these.
+_NAME, _COND, _REL, _LOOKUP_ERROR, _ERROR = range(5)
+
+
+def _compile_relational(body: str) -> tuple:
+    try:
+        left, pos = _braced(body, 0)
+        rest = body[pos:].lstrip(_SPACE)
+        op = next((o for o in _OPERATORS if rest.startswith(o)), None)
+        if op is None:
+            raise ExpansionError(f'unknown operator in "${{{body}}}"')
+        right, pos = _braced(rest, len(op))
+        tail = rest[pos:].lstrip(_SPACE)
+        if not tail.startswith("?"):
+            raise ExpansionError(f'"?" expected in "${{{body}}}"')
+        if_true, pos = _braced(tail, 1)
         tail = tail[pos:].lstrip(_SPACE)
-    if tail:
-        raise ExpansionError(f'unexpected text after conditional expression "${{{body}}}"')
+        if_false = ""
+        if tail.startswith(":"):
+            if_false, pos = _braced(tail, 1)
+            tail = tail[pos:].lstrip(_SPACE)
+        if tail:
+            raise ExpansionError(f'unexpected text after conditional expression "${{{body}}}"')
+    except ExpansionError as exc:
+        return (_ERROR, exc.message)
+    return (_REL, left, op, right, if_true, if_false, body)
+
+
+def _compile_conditional(body: str) -> tuple:
+    """``name``, ``name?text``, ``name:text`` and the ``{text}`` forms."""
+    end = 0
+    while end < len(body) and body[end] not in "?:":
+        end += 1
+    name = body[:end].strip(_SPACE)
+    if not name or not all(c in _NAME_CHARS for c in name):
+        return (_ERROR, f'invalid macro name: "${{{body}}}"')
+    if end == len(body):
+        return (_NAME, name)
+    selector, text = body[end], body[end + 1 :]
+    stripped = text.lstrip(_SPACE)
+    if_true = if_false = None
+    if stripped.startswith("{"):
+        try:
+            first, pos = _braced(stripped, 0)
+            tail = stripped[pos:].lstrip(_SPACE)
+            if selector == "?" and tail.startswith(":"):
+                if_true, if_false = first, _braced(tail, 1)[0]
+            elif tail:
+                raise ExpansionError(f'unexpected text in "${{{body}}}"')
+            elif selector == "?":
+                if_true = first
+            else:
+                if_false = first
+        except ExpansionError as exc:
+            # Postfix looks the name up before it reads the branches.
+            return (_LOOKUP_ERROR, name, exc.message)
+    elif selector == "?":
+        if_true = text
+    else:
+        if_false = text
+    return (_COND, name, if_true, if_false)
+
+
+@functools.lru_cache(maxsize=8192)
+def _compiled(text: str) -> tuple:
+    """``text`` parsed into steps once; an error is a step where it occurs.
+
+    Pure in the text, and most values (every default among them) are the
+    same from one model to the next: expanding then only walks the steps.
+    """
+    steps: list = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "$":
+            j = text.find("$", i)
+            j = len(text) if j < 0 else j
+            steps.append(text[i:j])
+            i = j
+            continue
+        nxt = text[i + 1 : i + 2]
+        if nxt == "$":
+            steps.append("$")
+            i += 2
+        elif nxt in ("{", "("):
+            close = "}" if nxt == "{" else ")"
+            end = _closing(text, i + 2, nxt, close)
+            if end < 0:
+                steps.append((_ERROR, f'truncated macro reference: "{text[i:][:60]}"'))
+                break
+            body = text[i + 2 : end]
+            if body.lstrip(_SPACE).startswith("{"):
+                steps.append(_compile_relational(body.lstrip(_SPACE)))
+            else:
+                steps.append(_compile_conditional(body))
+            i = end + 1
+        else:
+            j = i + 1
+            while j < len(text) and text[j] in _NAME_CHARS:
+                j += 1
+            if j == i + 1:
+                steps.append((_ERROR, f'empty macro name: "{text[:60]}"'))
+                break
+            steps.append((_NAME, text[i + 1 : j]))
+            i = j
+    return tuple(steps)
+
+
+def _relational(step: tuple, lookup: Lookup, depth: int) -> str:
+    _, left, op, right, if_true, if_false, body = step
     lhs = _expand(left, lookup, depth + 1).strip(_SPACE)
     rhs = _expand(right, lookup, depth + 1).strip(_SPACE)
     if op.endswith("level"):
@@ -128,76 +220,29 @@ def _relational(body: str, lookup: Lookup, depth: int) -> str:
     return _expand(if_true if holds else if_false, lookup, depth + 1)
 
 
-def _conditional(body: str, lookup: Lookup, depth: int) -> str:
-    """``name``, ``name?text``, ``name:text`` and the ``{text}`` forms."""
-    end = 0
-    while end < len(body) and body[end] not in "?:":
-        end += 1
-    name = body[:end].strip(_SPACE)
-    if not name or not all(c in _NAME_CHARS for c in name):
-        raise ExpansionError(f'invalid macro name: "${{{body}}}"')
-    value = lookup(name)
-    if end == len(body):
-        return "" if value is None else value
-    selector, text = body[end], body[end + 1 :]
-    stripped = text.lstrip(_SPACE)
-    if_true = if_false = None
-    if stripped.startswith("{"):
-        first, pos = _braced(stripped, 0)
-        tail = stripped[pos:].lstrip(_SPACE)
-        if selector == "?" and tail.startswith(":"):
-            if_true, if_false = first, _braced(tail, 1)[0]
-        elif tail:
-            raise ExpansionError(f'unexpected text in "${{{body}}}"')
-        elif selector == "?":
-            if_true = first
-        else:
-            if_false = first
-    elif selector == "?":
-        if_true = text
-    else:
-        if_false = text
-    chosen = if_true if value else if_false
-    return "" if chosen is None else _expand(chosen, lookup, depth + 1)
-
-
 def _expand(text: str, lookup: Lookup, depth: int) -> str:
     if depth > MAX_NESTING:
         raise ExpansionError(f'unreasonable macro call nesting: "{text[:60]}"')
     out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch != "$":
-            j = text.find("$", i)
-            j = len(text) if j < 0 else j
-            out.append(text[i:j])
-            i = j
+    for step in _compiled(text):
+        if step.__class__ is str:
+            out.append(step)
             continue
-        nxt = text[i + 1 : i + 2]
-        if nxt == "$":
-            out.append("$")
-            i += 2
-        elif nxt in ("{", "("):
-            close = "}" if nxt == "{" else ")"
-            end = _closing(text, i + 2, nxt, close)
-            if end < 0:
-                raise ExpansionError(f'truncated macro reference: "{text[i:][:60]}"')
-            body = text[i + 2 : end]
-            if body.lstrip(_SPACE).startswith("{"):
-                out.append(_relational(body.lstrip(_SPACE), lookup, depth))
-            else:
-                out.append(_conditional(body, lookup, depth))
-            i = end + 1
-        else:
-            j = i + 1
-            while j < len(text) and text[j] in _NAME_CHARS:
-                j += 1
-            if j == i + 1:
-                raise ExpansionError(f'empty macro name: "{text[:60]}"')
-            value = lookup(text[i + 1 : j])
+        kind = step[0]
+        if kind == _NAME:
+            value = lookup(step[1])
             out.append("" if value is None else value)
-            i = j
+        elif kind == _COND:
+            chosen = step[2] if lookup(step[1]) else step[3]
+            if chosen is not None:
+                out.append(_expand(chosen, lookup, depth + 1))
+        elif kind == _REL:
+            out.append(_relational(step, lookup, depth))
+        elif kind == _LOOKUP_ERROR:
+            lookup(step[1])
+            raise ExpansionError(step[2])
+        else:
+            raise ExpansionError(step[1])
     return "".join(out)
 
 
