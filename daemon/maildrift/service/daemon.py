@@ -138,23 +138,23 @@ class Daemon:
         if judged is None:
             # Judged now: an early verdict still held is older than this one.
             self.prejudge.discard()
-        # No collector pauses between the event and the published verdict: the
-        # garbage of this evaluation is collected after it is out.
+        # No collector pauses between the event and the published verdict, nor
+        # before a revert is on disk: the garbage is collected after both.
         gc.disable()
         try:
             mail, report, seconds = judged or self._judge()
             metrics.evaluation_duration.observe(seconds)
             before = self.previous
             self._publish(mail, report, reason, started_ns)
+            if self.deps.enforcer is not None:
+                try:
+                    self.deps.enforcer.after_evaluation(
+                        mail, report, before, self.policy, self.waivers, reason, started_ns
+                    )
+                except Exception as exc:  # a revert must never take the watcher down
+                    log.error("enforce_failed", error=f"{type(exc).__name__}: {exc}")
         finally:
             gc.enable()
-        if self.deps.enforcer is not None:
-            try:
-                self.deps.enforcer.after_evaluation(
-                    mail, report, before, self.policy, self.waivers, reason, started_ns
-                )
-            except Exception as exc:  # a revert must never take the watcher down
-                log.error("enforce_failed", error=f"{type(exc).__name__}: {exc}")
         if self.config.textfile:
             try:
                 metrics.write_textfile(self.config.textfile)
