@@ -635,6 +635,7 @@ def profiled_daemon() -> None:
     import maildrift.enforce.candidate as candidate
     import maildrift.enforce.controller as controller
     import maildrift.enforce.flapguard as flapguard
+    import maildrift.enforce.keeping as keeping
     import maildrift.enforce.planner as planner
     import maildrift.enforce.quarantine as quarantine
     import maildrift.enforce.safewrite as safewrite
@@ -680,7 +681,7 @@ def profiled_daemon() -> None:
         (candidate, "load_mail_config", "candidate_load"),
         (candidate, "evaluate", "candidate_evaluate"),
         (controller, "judge_candidate", "judge"),
-        (controller, "text_diff", "diff"),
+        (keeping, "text_diff", "diff"),
         (wiring, "writer_of", "writer_of"),
         (quarantine.QuarantineStore, "put", "quarantine_put"),
         (quarantine.QuarantineStore, "_check_room", "quarantine_check_room"),

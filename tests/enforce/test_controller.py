@@ -241,3 +241,21 @@ def test_unsafe_newer_write_after_a_conflict_is_reverted_too(tmp_path):
     assert text.startswith("# a newer, still unsafe save\n")
     assert "noplaintext" in text and "smtpd_tls_auth_only = yes" in text
     assert stack.reverts("surgical") >= 1
+
+
+def test_refused_plan_leaves_no_quarantine_entry(tmp_path):
+    """A surgical plan the candidate refuses leaves no entry; the whole-file revert leaves one."""
+    stack = Stack(tmp_path)
+    stack.judge("start")
+    text = stack.read("etc/postfix/main.cf")
+    text = text.replace("message_size_limit = 10240000", "message_size_limit = 0")
+    # Passes only while messages are unlimited: putting the limit back alone would fail it.
+    text = text.replace("queue_minfree = 20971520", "queue_minfree = 1000")
+    stack.write("etc/postfix/main.cf", text)
+    stack.judge()
+    assert "message_size_limit = 10240000" in stack.read("etc/postfix/main.cf")
+    assert stack.reverts("whole_file") >= 1
+    entries = stack.quarantine.list()
+    assert len(entries) == 1
+    assert b"queue_minfree = 1000" in stack.quarantine.content(entries[0].id)
+    assert "queue_minfree = 20971520" in stack.quarantine.get(entries[0].id).diff

@@ -24,8 +24,9 @@ from typing import Callable
 
 from maildrift.enforce.apply import write_plan
 from maildrift.enforce.candidate import evaluate_candidate, judge_candidate
+from maildrift.enforce.keeping import Keeper, quarantine_plan
 from maildrift.enforce.planner import Plan, inputs_of, plan_revert
-from maildrift.enforce.quarantine import QuarantineError, text_diff
+from maildrift.enforce.quarantine import QuarantineError
 from maildrift.enforce.remedy import plan_remediation
 from maildrift.enforce.safewrite import is_temp_name, restore_metadata, swap_in
 from maildrift.enforce.treestate import TreeState, tree_state
@@ -93,6 +94,7 @@ class Enforcer:
         # and its models of untouched components are the very objects judged live,
         # so the candidate's evaluation carries their outcomes over.
         self.candidate_cache = LoadCache(fallback=deps.live_cache)
+        self.keeper = Keeper()
         self.dovecot_paths: set[str] = set()
         self.pending: _Pending | None = None
         #: host path -> sha256 of what maildrift itself wrote last.
@@ -269,6 +271,10 @@ class Enforcer:
             if attempt.empty:
                 why = "; ".join(attempt.problems) or "nothing to put back"
                 continue
+            # The rejected versions go to the quarantine while the candidate is judged.
+            kept = None
+            if deps.mode == "enforce":
+                kept = self.keeper.start(deps, group, failing, attempt, state, self._host)
             candidate = evaluate_candidate(
                 deps.sources,
                 attempt,
@@ -282,6 +288,8 @@ class Enforcer:
             if verdict.ok:
                 plan = attempt
                 break
+            Keeper.drop(deps, kept)
+            kept = None
             why = verdict.reason
         if plan is None:
             self._outcome(group, "invalid", why)
@@ -290,7 +298,7 @@ class Enforcer:
             deps.log.warning("would_revert", **self._describe(group, plan))
             self._count(group, "dry_run")
             return
-        self._apply(group, failing, plan, state, lkg, unsafe, started_ns)
+        self._apply(group, failing, plan, state, lkg, unsafe, started_ns, kept)
 
     def _remediate(self, key, failing, rule, mail, state, context) -> None:
         """No last-known-good: only reported, unless remediation is switched on."""
@@ -320,38 +328,13 @@ class Enforcer:
             why = verdict.reason
         self._outcome({key}, "invalid", f"remediation: {why}")
 
-    def _apply(self, group, failing, plan: Plan, state, lkg, unsafe, started_ns) -> None:
-        deps = self.deps
-        rules = [
-            {"rule": k[0], "scope": k[1], "severity": failing[k].severity} for k in sorted(group)
-        ]
+    def _apply(self, group, failing, plan: Plan, state, lkg, unsafe, started_ns, kept=None):
+        """Quarantine (or wait for ``kept``, the entries written ahead), then write."""
         try:
-            for write in plan.writes:
-                old = state.contents.get(write.path, b"")
-                deps.quarantine.put(
-                    write.path,
-                    old if write.expected_sha256 else None,
-                    secret=False,
-                    rules=rules,
-                    diff=text_diff(old, write.data, write.path),
-                    writer=deps.writer_of(self._host(write.path)),
-                    sha256=write.expected_sha256,
-                    meta=None,
-                )
-            for meta in plan.metas:
-                before = state.files.get(meta.path)
-                deps.quarantine.put(
-                    meta.path,
-                    None,
-                    secret=True,
-                    rules=rules,
-                    diff=f"mode/owner {before.meta if before else None} -> {meta.meta}",
-                    writer=deps.writer_of(self._host(meta.path)),
-                    sha256=None,
-                    meta=before.meta if before else None,
-                    reason="metadata",
-                    exists=True,
-                )
+            if kept is not None:
+                kept.result()
+            else:
+                quarantine_plan(self.deps, group, failing, plan, state, self._host)
         except (QuarantineError, OSError) as exc:
             self._outcome(group, "failed", f"quarantine: {exc}")
             return

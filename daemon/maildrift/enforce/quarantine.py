@@ -306,6 +306,13 @@ class QuarantineStore:
                 f" and {self.reserve_bytes} kept free"
             )
 
+    def discard(self, entry_id: str) -> None:
+        """Delete one entry that never stood for a write (its plan was refused)."""
+        for suffix in (".json", ".data"):  # the sidecar first, as prune does
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._file(entry_id, suffix))
+        self._usage = None  # rescanned on the next put
+
     def prune(self) -> list[str]:
         """Delete entries past the retention period, then the oldest beyond max_entries.
 
