@@ -259,3 +259,23 @@ def test_refused_plan_leaves_no_quarantine_entry(tmp_path):
     assert len(entries) == 1
     assert b"queue_minfree = 1000" in stack.quarantine.content(entries[0].id)
     assert "queue_minfree = 20971520" in stack.quarantine.get(entries[0].id).diff
+
+
+def test_writer_is_named_after_the_revert(tmp_path):
+    """The writer lookup (auditd) runs after the swap and lands in the entry's sidecar."""
+    asked = []
+
+    def writer_of(path):
+        asked.append(path)
+        return {"comm": "vi", "source": "auditd"}
+
+    stack = Stack(tmp_path, writer_of=writer_of)
+    _sasl_on_port_25(stack)
+    stack.judge("start")
+    _unsafe_save(stack)
+    stack.judge()
+    assert "noplaintext" in stack.read("etc/postfix/main.cf")
+    stack.enforcer.keeper.flush()
+    entries = stack.quarantine.list()
+    assert len(entries) == 1 and entries[0].writer == {"comm": "vi", "source": "auditd"}
+    assert asked and asked[0].endswith("/etc/postfix/main.cf")

@@ -312,3 +312,18 @@ def test_cli_errors_are_one_line_exit_2(tmp_path):
         assert proc.returncode == 2, proc
         assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
         assert proc.stderr.startswith("maildrift: ")
+
+
+def test_writer_skips_maildrifts_own_records():
+    """A record of maildrift's own swap, logged after the edit, is not named as the writer."""
+    own = (
+        f"type=SYSCALL msg=audit(11/28/2026 10:15:00.200:457) : arch=x86_64 syscall=renameat2 "
+        f"success=yes exit=0 ppid=1 pid={os.getpid()} auid=unset uid=root comm=maildrift "
+        "exe=/usr/bin/python3\n"
+    )
+
+    def run(argv, **kw):
+        return subprocess.CompletedProcess(argv, 0, AUSEARCH + "----\n" + own, "")
+
+    writer = writer_of("/etc/postfix/main.cf", run=run, which=lambda n: "/sbin/ausearch")
+    assert writer is not None and writer["comm"] == "vi" and writer["pid"] == "1234"

@@ -43,6 +43,10 @@ def run_daemon(args) -> int:
     from maildrift.wiring import build_sources
 
     notifier = Notifier()  # first: it takes NOTIFY_SOCKET out of the environment
+    # The quarantine's worker and the watcher need the interpreter back as soon
+    # as an fsync or a read returns; at the default 5 ms a busy main loop keeps
+    # them waiting that long.
+    sys.setswitchinterval(0.0005)
     try:
         config = load_daemon_config(args.config)
         config = config.with_overrides(
