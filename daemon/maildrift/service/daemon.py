@@ -267,6 +267,7 @@ class Daemon:
             self.batch_components.add(self.plan.component(event.path))
             self.batch_paths.add(event.path)
             self._note(event.received_monotonic_ns)
+            self.prejudge.note(event.kind, event.received_monotonic_ns)
 
     def _note(self, received_ns: int) -> None:
         if self.batch_start_ns is None:
@@ -402,7 +403,7 @@ class Daemon:
                 self._reload()
             wait = self.settler.wait_ns(deps.clock_ns())
             # The watchers' receipts are CLOCK_MONOTONIC: so is the early judgement.
-            early = self.prejudge.wait_ns(self.settler.last_ns, time.monotonic_ns())
+            early = self.prejudge.wait_ns(time.monotonic_ns())
             for other in (early, self._confirm_wait_ns()):
                 if other is not None:
                     wait = other if wait is None else min(wait, other)
@@ -421,7 +422,7 @@ class Daemon:
                         self._handle(deps.events.get_nowait())
                     except queue.Empty:
                         break
-            if self.prejudge.due(self.settler.last_ns, time.monotonic_ns()):
+            if self.prejudge.due(time.monotonic_ns()):
                 self.prejudge.start(time.monotonic_ns(), self._judge())
                 # Events received during it are handled before its verdict may be taken.
                 self._tick()
