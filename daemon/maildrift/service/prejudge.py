@@ -2,7 +2,7 @@
 
 An event that completes a change (close-write, moved-to, attrib, delete:
 anything but the creation of a file, whose content is still coming) starts
-a load and evaluation after ``quiet_ns`` (1 ms) without another, while the
+a load and evaluation after ``quiet_ns`` (0.3 ms) without another, while the
 loop waits for ``settle_ms`` of quiet.  The short pause lets the events of
 one save (a rename-save's close and rename) all arrive first.
 
@@ -36,7 +36,7 @@ __all__ = ["Prejudge"]
 
 
 class Prejudge:
-    def __init__(self, limit: int = 3, quiet_ns: int = 1_000_000) -> None:
+    def __init__(self, limit: int = 3, quiet_ns: int = 300_000) -> None:
         self.limit = limit
         self.quiet_ns = quiet_ns
         self._changed_ns: int | None = None
