@@ -261,8 +261,8 @@ def test_refused_plan_leaves_no_quarantine_entry(tmp_path):
     assert "queue_minfree = 20971520" in stack.quarantine.get(entries[0].id).diff
 
 
-def test_writer_is_named_after_the_revert(tmp_path):
-    """The writer lookup (auditd) runs after the swap and lands in the entry's sidecar."""
+def test_writer_is_named_in_the_entry(tmp_path):
+    """The writer lookup (auditd) runs in the quarantine's worker and lands in the sidecar."""
     asked = []
 
     def writer_of(path):

@@ -274,7 +274,7 @@ class Enforcer:
             # The rejected versions go to the quarantine while the candidate is judged.
             kept = None
             if deps.mode == "enforce":
-                kept = self.keeper.start(deps, group, failing, attempt, state)
+                kept = self.keeper.start(deps, group, failing, attempt, state, self._host)
             candidate = evaluate_candidate(
                 deps.sources,
                 attempt,
@@ -332,14 +332,13 @@ class Enforcer:
         """Quarantine (or wait for ``kept``, the entries written ahead), then write."""
         try:
             if kept is not None:
-                entries = kept.result()
+                kept.result()
             else:
-                entries = quarantine_plan(self.deps, group, failing, plan, state)
+                quarantine_plan(self.deps, group, failing, plan, state, self._host)
         except (QuarantineError, OSError) as exc:
             self._outcome(group, "failed", f"quarantine: {exc}")
             return
         write_plan(self, group, plan, state, lkg, unsafe, started_ns)
-        self.keeper.name_writers(self.deps, entries, self._host)
 
     # -- small helpers -------------------------------------------------------------------
 

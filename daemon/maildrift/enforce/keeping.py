@@ -8,9 +8,9 @@ so nothing is written to the configuration before its quarantine entry is
 on disk.  If the candidate refuses the plan, the entries are deleted again:
 they never stood for a revert.
 
-Who wrote the rejected version (auditd's ``ausearch``, a process that can
-take far longer than a revert) is looked up after the swap, by the same
-worker, and added to the entries then.
+The worker also asks who wrote the rejected version (auditd's ``ausearch``,
+a process): that wait overlaps the candidate's judgement too, but the swap
+still waits for it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from maildrift.enforce.quarantine import text_diff
 __all__ = ["Keeper", "quarantine_plan"]
 
 
-def quarantine_plan(deps, group, failing, plan: Plan, state) -> list:
-    """Put every file of ``plan`` into the quarantine; return the entries (writer to come)."""
+def quarantine_plan(deps, group, failing, plan: Plan, state, host) -> list:
+    """Put every file of ``plan`` into the quarantine; return the entries."""
     rules = [{"rule": k[0], "scope": k[1], "severity": failing[k].severity} for k in sorted(group)]
     entries = []
     for write in plan.writes:
@@ -36,7 +36,7 @@ def quarantine_plan(deps, group, failing, plan: Plan, state) -> list:
                 secret=False,
                 rules=rules,
                 diff=text_diff(old, write.data, write.path),
-                writer=None,
+                writer=deps.writer_of(host(write.path)),
                 sha256=write.expected_sha256,
                 meta=None,
             )
@@ -50,7 +50,7 @@ def quarantine_plan(deps, group, failing, plan: Plan, state) -> list:
                 secret=True,
                 rules=rules,
                 diff=f"mode/owner {before.meta if before else None} -> {meta.meta}",
-                writer=None,
+                writer=deps.writer_of(host(meta.path)),
                 sha256=None,
                 meta=before.meta if before else None,
                 reason="metadata",
@@ -60,31 +60,16 @@ def quarantine_plan(deps, group, failing, plan: Plan, state) -> list:
     return entries
 
 
-def _name_writers(deps, entries, host) -> None:
-    for entry in entries:
-        writer = deps.writer_of(host(entry.path))
-        if writer:
-            deps.quarantine.annotate(entry.id, writer)
-
-
 class Keeper:
     """One worker thread; at most one plan's entries in flight, always joined by the caller."""
 
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
 
-    def _submit(self, function, *args) -> Future:
+    def start(self, *args) -> Future:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="maildrift-quarantine")
-        return self._pool.submit(function, *args)
-
-    def start(self, deps, group, failing, plan: Plan, state) -> Future:
-        """Write ``plan``'s entries in the worker; the caller joins before writing anything."""
-        return self._submit(quarantine_plan, deps, group, failing, plan, state)
-
-    def name_writers(self, deps, entries, host) -> Future:
-        """Look up and record each entry's writer, after the revert; nobody waits for it."""
-        return self._submit(_name_writers, deps, entries, host)
+        return self._pool.submit(quarantine_plan, *args)
 
     def flush(self) -> None:
         """Wait until the worker has done everything asked of it so far."""

@@ -26,7 +26,6 @@ deletes entries: those older than the retention period, then the oldest beyond
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import difflib
 import errno
 import json
@@ -307,17 +306,6 @@ class QuarantineStore:
                 f" and {self.reserve_bytes} kept free"
             )
 
-    def annotate(self, entry_id: str, writer: dict) -> None:
-        """Add who wrote the rejected version to an entry's sidecar; a pruned entry is skipped."""
-        try:
-            entry = self.get(entry_id)
-        except QuarantineError:
-            return
-        entry = dataclasses.replace(entry, writer=writer)
-        sidecar = json.dumps(entry.to_json(), indent=1, sort_keys=True).encode() + b"\n"
-        write_private(self._file(entry_id, ".json"), sidecar)
-        self._usage = None  # rescanned on the next put
-
     def discard(self, entry_id: str) -> None:
         """Delete one entry that never stood for a write (its plan was refused)."""
         for suffix in (".json", ".data"):  # the sidecar first, as prune does
@@ -427,7 +415,7 @@ def writer_of(path: str, *, run=subprocess.run, which=shutil.which) -> dict | No
             timeout=2,
             check=False,
         )
-        # maildrift's own swap may already be logged: the writer is whoever came before.
+        # maildrift's own earlier swaps are logged too: the writer is someone else.
         own = f"pid={os.getpid()} "
         syscalls = [
             line
