@@ -275,16 +275,11 @@ class Enforcer:
             kept = None
             if deps.mode == "enforce":
                 kept = self.keeper.start(deps, group, failing, attempt, state, self._host)
-            candidate = evaluate_candidate(
-                deps.sources,
-                attempt,
-                policy,
-                waivers,
-                datetime.now(timezone.utc),
-                self.candidate_cache,
-                previous=report.trace,
-            )
-            verdict = judge_candidate(group, report, candidate, before)
+            try:
+                verdict = self._judge_plan(group, attempt, policy, waivers, report, before)
+            except Exception:
+                Keeper.drop(deps, kept)  # no entry may stand for a revert that never came
+                raise
             if verdict.ok:
                 plan = attempt
                 break
@@ -308,16 +303,7 @@ class Enforcer:
             return
         plan, why = plan_remediation(rule, mail, state, self.deps.sources.postfix_dir)
         if plan is not None:
-            candidate = evaluate_candidate(
-                self.deps.sources,
-                plan,
-                policy,
-                waivers,
-                datetime.now(timezone.utc),
-                self.candidate_cache,
-                previous=report.trace,
-            )
-            verdict = judge_candidate({key}, report, candidate, before)
+            verdict = self._judge_plan({key}, plan, policy, waivers, report, before)
             if verdict.ok:
                 if self.deps.mode == "dry-run":
                     self.deps.log.warning("would_remediate", **self._describe({key}, plan))
@@ -341,6 +327,19 @@ class Enforcer:
         write_plan(self, group, plan, state, lkg, unsafe, started_ns)
 
     # -- small helpers -------------------------------------------------------------------
+
+    def _judge_plan(self, group, plan: Plan, policy, waivers, report, before):
+        """The candidate's verdict: ``plan`` applied in memory, judged against the live report."""
+        candidate = evaluate_candidate(
+            self.deps.sources,
+            plan,
+            policy,
+            waivers,
+            datetime.now(timezone.utc),
+            self.candidate_cache,
+            previous=report.trace,
+        )
+        return judge_candidate(group, report, candidate, before)
 
     def _content(self, sha256: str) -> bytes | None:
         try:

@@ -24,9 +24,23 @@ __all__ = ["Keeper", "quarantine_plan"]
 
 
 def quarantine_plan(deps, group, failing, plan: Plan, state, host) -> list:
-    """Put every file of ``plan`` into the quarantine; return the entries."""
+    """Put every file of ``plan`` into the quarantine; return the entries.
+
+    If one cannot be kept, those already written go again: nothing is
+    reverted then, and no entry may say otherwise.
+    """
+    entries: list = []
+    try:
+        _put_all(deps, group, failing, plan, state, host, entries)
+    except BaseException:
+        for entry in entries:
+            deps.quarantine.discard(entry.id)
+        raise
+    return entries
+
+
+def _put_all(deps, group, failing, plan: Plan, state, host, entries: list) -> None:
     rules = [{"rule": k[0], "scope": k[1], "severity": failing[k].severity} for k in sorted(group)]
-    entries = []
     for write in plan.writes:
         old = state.contents.get(write.path, b"")
         entries.append(
@@ -57,7 +71,6 @@ def quarantine_plan(deps, group, failing, plan: Plan, state, host) -> list:
                 exists=True,
             )
         )
-    return entries
 
 
 class Keeper:
@@ -84,6 +97,6 @@ class Keeper:
         try:
             entries = pending.result()
         except Exception:
-            return  # nothing kept, or a partial entry the retention prunes
+            return  # nothing kept: quarantine_plan took back what it had written
         for entry in entries:
             deps.quarantine.discard(entry.id)
