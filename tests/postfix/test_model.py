@@ -133,3 +133,45 @@ def test_host_computed_names_are_known_with_shipped_tables(tmp_path, version):
         tmp_path, "myhostname = a.b\nmydomain = b\nmynetworks = 10.0.0.0/8\n", version=version
     )[0]
     assert {"myhostname", "mydomain", "mynetworks"} <= known_names(config)
+
+
+_FACTS = "hostname: mx\naddresses: [127.0.0.1/8, 192.0.2.9/24]\n"
+
+
+@pytest.mark.parametrize(
+    "main",
+    [
+        # postconf itself dies of SIGSEGV on both (verified with Postfix 3.7).
+        "compatibility_level = $mynetworks\n",
+        "compatibility_level = ${smtpd_client_connection_limit_exceptions:$mynetworks}\n",
+        "a = $b\nb = $a\nsmtpd_banner = $a\n",
+    ],
+)
+def test_a_loop_through_a_host_default_is_a_nesting_error_on_its_line(tmp_path, main):
+    """A loop through a host-computed default is a ConfigError naming the main.cf line."""
+    facts = parse_host_facts(_FACTS, "f.yaml")
+    config = _load(tmp_path, main, facts)[0]
+    name = "smtpd_banner" if "smtpd_banner" in main else "smtpd_client_event_limit_exceptions"
+    with pytest.raises(ConfigError, match="unreasonable macro call nesting") as caught:
+        config.expanded(name)
+    assert caught.value.file == "/etc/postfix/main.cf"
+    assert caught.value.line is not None
+    # The model stays usable: the loop left nothing marked as in progress.
+    assert config.expanded("biff").text == "yes"
+
+
+def test_services_without_overrides_see_their_own_service_name(tmp_path):
+    """Expansion shared with main.cf still gives each service its own service_name."""
+    master = "smtp inet n - n - - smtpd\n2525 inet n - n - - smtpd\n"
+    main = (
+        "syslog_name = postfix/$service_name\n"
+        "my_level = ${{$service_name} <level {3} ? {low} : {high}}\n"
+    )
+    config = _load(tmp_path, main, master=master)[0]
+    assert config.expanded("syslog_name", "smtp/inet").text == "postfix/smtp"
+    assert config.expanded("syslog_name", "2525/inet").text == "postfix/2525"
+    assert config.expanded("syslog_name").unknown == frozenset({"service_name"})
+    # Under main.cf's context the empty service_name is no level at all.
+    with pytest.raises(ConfigError):
+        config.expanded("my_level")
+    assert config.expanded("my_level", "2525/inet").text == "high"

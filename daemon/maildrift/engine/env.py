@@ -25,7 +25,7 @@ class Target:
     section: object = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Value:
     """A parameter's value where it is judged, with provenance."""
 
@@ -36,12 +36,21 @@ class Value:
     explicit: bool
     unknown: frozenset[str] = frozenset()
 
+    def __init__(self, name, text, file, line, explicit, unknown=frozenset()) -> None:
+        # One per value read: filled at once, as results.Outcome says why.
+        self.__dict__.update(
+            name=name, text=text, file=file, line=line, explicit=explicit, unknown=unknown
+        )
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Env:
     mail: MailConfig
     target: Target
     params: object
+
+    def __init__(self, mail: MailConfig, target: Target, params: object) -> None:
+        self.__dict__.update(mail=mail, target=target, params=params)
 
     def at(self, **changes) -> Env:
         return replace(self, target=replace(self.target, **changes))

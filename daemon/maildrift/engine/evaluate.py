@@ -39,70 +39,68 @@ def _hint(rule) -> str:
     return "fix the file's owner, group or mode"
 
 
-def _references(rule) -> tuple[str, ...]:
-    # Rules are immutable once loaded and judged on every evaluation: format once.
-    cached = rule.__dict__.get("_reference_texts")
-    if cached is None:
-        cached = tuple(_reference_text(r) for r in rule.references)
-        object.__setattr__(rule, "_reference_texts", cached)
-    return cached
+class _RuleFacts:
+    """What every result of one rule shares, formatted once per rule object."""
+
+    __slots__ = ("components", "enforce", "hint", "id", "inputs", "references", "severity", "title")
+
+    def __init__(self, rule) -> None:
+        components = {s.component for s in rule.scopes}
+        if "cross" in components:
+            components |= {"postfix", "dovecot"}
+        self.components = tuple(sorted(components))
+        self.id = rule.id
+        self.title = rule.title
+        self.severity = rule.severity
+        self.enforce = rule.enforce
+        self.hint = _hint(rule)
+        self.inputs = tuple(p.name for p in rule.inputs)
+        self.references = tuple(_reference_text(r) for r in rule.references)
 
 
-def _input_names(rule) -> tuple[str, ...]:
-    cached = rule.__dict__.get("_input_names")
-    if cached is None:
-        cached = tuple(p.name for p in rule.inputs)
-        object.__setattr__(rule, "_input_names", cached)
-    return cached
+def _facts(rule) -> _RuleFacts:
+    # Rules are immutable once loaded and judged on every evaluation.
+    facts = rule.__dict__.get("_facts")
+    if facts is None:
+        facts = _RuleFacts(rule)
+        object.__setattr__(rule, "_facts", facts)
+    return facts
 
 
-def _result(rule, target: Target, outcome: Outcome, waivers, now) -> Result:
+def _result(facts: _RuleFacts, target: Target, outcome: Outcome, waivers, now) -> Result:
     status = outcome.status
     waiver = None
-    if status != "not_applicable" and waivers:
-        found = match_waiver(waivers, rule.id, target.scope, now)
+    if waivers and status != "not_applicable":
+        found = match_waiver(waivers, facts.id, target.scope, now)
         if found is not None:
             waiver = found.as_dict()
             if not found.expired and status in ("fail", "error"):
                 status = "waived"
     message = outcome.message
     if status == "fail" and not message:
-        message = _hint(rule)
+        message = facts.hint
     return Result(
-        rule=rule.id,
-        title=rule.title,
-        severity=rule.severity,
-        status=status,
-        scope=target.scope,
-        parameters=outcome.parameters or _input_names(rule),
-        expected=outcome.expected,
+        facts.id,
+        facts.title,
+        facts.severity,
+        status,
+        target.scope,
+        outcome.parameters or facts.inputs,
+        outcome.expected,
         # The display form, as postconf -n shows values: whitespace runs collapsed.
-        actual=" ".join(outcome.actual.split()),
-        file=outcome.file,
-        line=outcome.line,
-        message=message,
-        references=_references(rule),
-        waiver=waiver,
-        instance=target.instance,
-        enforce=rule.enforce,
+        " ".join(outcome.actual.split()),
+        outcome.file,
+        outcome.line,
+        message,
+        facts.references,
+        waiver,
+        target.instance,
+        facts.enforce,
     )
 
 
-def _components(rule) -> tuple[str, ...]:
-    cached = rule.__dict__.get("_components")
-    if cached is None:
-        components = {s.component for s in rule.scopes}
-        if "cross" in components:
-            components |= {"postfix", "dovecot"}
-        cached = tuple(sorted(components))
-        object.__setattr__(rule, "_components", cached)
-    return cached
-
-
 def _component_error(mail: MailConfig, rule) -> tuple[Target, Outcome] | None:
-    if not mail.errors:
-        return None
-    for component in _components(rule):
+    for component in _facts(rule).components:
         error = mail.errors.get(component)
         if error is not None:
             scope = str(rule.scopes[0])
@@ -112,38 +110,54 @@ def _component_error(mail: MailConfig, rule) -> tuple[Target, Outcome] | None:
     return None
 
 
-def _judge(rule, mail: MailConfig, params) -> list[tuple[Target, Outcome]]:
-    broken = _component_error(mail, rule)
-    if broken is not None:
-        return [broken]
-    exclude = tuple(params.get(EXCLUDE_PARAM, ()) or ())
+def _exclude(params) -> tuple[str, ...]:
+    return tuple(params.get(EXCLUDE_PARAM, ()) or ())
+
+
+def _judge(rule, mail: MailConfig, params, exclude: tuple[str, ...]) -> list:
+    if mail.errors:
+        broken = _component_error(mail, rule)
+        if broken is not None:
+            return [broken]
+    check = rule.check
+    scopes = rule.scopes
+    if len(scopes) == 1:  # most rules: the targets of one scope are distinct
+        return [
+            (target, evaluate_check(check, Env(mail, target, params)))
+            for target in expand_scope(scopes[0], mail, exclude)
+        ]
     judged = []
     seen: set[str] = set()
-    for scope in rule.scopes:
+    for scope in scopes:
         for target in expand_scope(scope, mail, exclude):
             if target.scope in seen:
                 continue
             seen.add(target.scope)
-            judged.append((target, evaluate_check(rule.check, Env(mail, target, params))))
+            judged.append((target, evaluate_check(check, Env(mail, target, params))))
     return judged
 
 
 def evaluate_rule(rule, mail: MailConfig, params, waivers, now) -> list[Result]:
     """Every result of one rule: one per place its scopes expand to."""
-    return [_result(rule, t, o, waivers, now) for t, o in _judge(rule, mail, params)]
+    facts = _facts(rule)
+    judged = _judge(rule, mail, params, _exclude(params))
+    return [_result(facts, t, o, waivers, now) for t, o in judged]
 
 
-def _traced(rule, mail: MailConfig, params, waivers, now) -> RuleTrace:
+def _traced(rule, mail: MailConfig, params, waivers, now, exclude=None) -> RuleTrace:
     """Judge ``rule`` while the Postfix models record the names it asks for."""
+    if exclude is None:
+        exclude = _exclude(params)
     reads: set[str] = set()
     for config in mail.postfix:
         config.reads = reads
     try:
-        judged = _judge(rule, mail, params)
+        judged = _judge(rule, mail, params, exclude)
     finally:
         for config in mail.postfix:
             config.reads = None
-    results = tuple(_result(rule, t, o, waivers, now) for t, o in judged)
+    facts = _facts(rule)
+    results = tuple([_result(facts, t, o, waivers, now) for t, o in judged])
     return RuleTrace(tuple(judged), results, None if EVERYTHING in reads else frozenset(reads))
 
 
@@ -167,12 +181,15 @@ def evaluate(
     reuse_results = change is not None and not waivers and not previous.waivers
     results = []
     traces = {}
+    params = policy.params
+    exclude = _exclude(params)
     for rule in policy.active_rules:
         trace = previous.rules.get(rule.id) if change is not None else None
         if trace is None or not change.unaffected(rule, trace):
-            trace = _traced(rule, mail, policy.params, waivers, now)
+            trace = _traced(rule, mail, params, waivers, now, exclude)
         elif not reuse_results:
-            built = tuple(_result(rule, t, o, waivers, now) for t, o in trace.outcomes)
+            facts = _facts(rule)
+            built = tuple([_result(facts, t, o, waivers, now) for t, o in trace.outcomes])
             trace = RuleTrace(trace.outcomes, built, trace.reads)
         traces[rule.id] = trace
         results += trace.results

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from maildrift.engine.env import Env, Value
 from maildrift.engine.results import Outcome
+from maildrift.engine.structural import STRUCTURAL_CHECKS
 from maildrift.engine.values import (
     ValueError_,
     dovecot_number,
@@ -77,21 +78,14 @@ def evaluate_check(check, env: Env) -> Outcome:
         return Outcome("error", file=exc.file, line=exc.line, message=exc.message)
 
 
-_COMBINATORS = (c.AllOf, c.AnyOf, c.Not)
-_STRUCTURAL = (c.Section, c.FileMeta, c.Predicate)
-
-
 def _evaluate(check, env: Env) -> Outcome:
     kind = type(check)
-    if kind in _COMBINATORS:
-        return _combinator(check, env)
-    if kind in _STRUCTURAL:
-        from maildrift.engine.structural import evaluate_structural
-
-        return evaluate_structural(check, env)
     handler = _VALUE_CHECKS.get(kind)
     if handler is None:
-        raise TypeError(f"unknown check {kind.__name__}")
+        other = _OTHER_CHECKS.get(kind)
+        if other is None:
+            raise TypeError(f"unknown check {kind.__name__}")
+        return other(check, env)
     value = env.value(check.param)
     if value.unknown:
         names = ", ".join(sorted(value.unknown))
@@ -249,3 +243,8 @@ def _merge(outcomes: list[Outcome], status: str) -> Outcome:
         first.message,
         params,
     )
+
+
+#: Every other check, by type: combinators here, structural ones in engine.structural.
+_OTHER_CHECKS = {c.AllOf: _combinator, c.AnyOf: _combinator, c.Not: _combinator}
+_OTHER_CHECKS.update(STRUCTURAL_CHECKS)

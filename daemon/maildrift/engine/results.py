@@ -10,7 +10,12 @@ __all__ = ["STATUSES", "Outcome", "Report", "Result"]
 STATUSES = ("pass", "fail", "error", "waived", "not_applicable")
 
 
-@dataclass(frozen=True)
+# Outcomes and results are made by the thousand per evaluation: their __init__
+# fills __dict__ at once (a frozen dataclass's own pays one object.__setattr__
+# per field).  Eq, hash, repr and immutability stay the dataclass's.
+
+
+@dataclass(frozen=True, init=False)
 class Outcome:
     """What a check found in one place: status, actual against expected, and where."""
 
@@ -22,8 +27,28 @@ class Outcome:
     message: str = ""
     parameters: tuple[str, ...] = ()
 
+    def __init__(
+        self,
+        status: str,
+        actual: str = "",
+        expected: str = "",
+        file: str | None = None,
+        line: int | None = None,
+        message: str = "",
+        parameters: tuple[str, ...] = (),
+    ) -> None:
+        self.__dict__.update(
+            status=status,
+            actual=actual,
+            expected=expected,
+            file=file,
+            line=line,
+            message=message,
+            parameters=parameters,
+        )
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Result:
     """One rule judged in one scope."""
 
@@ -42,6 +67,42 @@ class Result:
     waiver: dict | None = None
     instance: str = ""
     enforce: bool = False
+
+    def __init__(
+        self,
+        rule: str,
+        title: str,
+        severity: str,
+        status: str,
+        scope: str,
+        parameters: tuple[str, ...],
+        expected: str,
+        actual: str,
+        file: str | None,
+        line: int | None,
+        message: str,
+        references: tuple[str, ...],
+        waiver: dict | None = None,
+        instance: str = "",
+        enforce: bool = False,
+    ) -> None:
+        self.__dict__.update(
+            rule=rule,
+            title=title,
+            severity=severity,
+            status=status,
+            scope=scope,
+            parameters=parameters,
+            expected=expected,
+            actual=actual,
+            file=file,
+            line=line,
+            message=message,
+            references=references,
+            waiver=waiver,
+            instance=instance,
+            enforce=enforce,
+        )
 
     def as_dict(self) -> dict:
         return {

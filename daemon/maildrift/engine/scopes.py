@@ -13,14 +13,20 @@ def _head(instance: str) -> str:
     return f"postfix@{instance}" if instance else "postfix"
 
 
-def expand_scope(scope, mail: MailConfig, exclude: tuple[str, ...] = ()) -> list[Target]:
+def expand_scope(scope, mail: MailConfig, exclude: tuple[str, ...] = ()) -> tuple[Target, ...]:
     """Targets for one scope; ``exclude`` globs drop smtpd services by ``SERVICE/TYPE``."""
     # Most rules share a handful of scopes; the loaded configuration does not change.
-    key = ("targets", scope, exclude)
+    # Keyed by the canonical text, kept on the (immutable) scope: hashing the
+    # dataclass costs more than the lookup itself.
+    text = scope.__dict__.get("_text")
+    if text is None:
+        text = str(scope)
+        object.__setattr__(scope, "_text", text)
+    key = ("targets", text, exclude)
     targets = mail.memo.get(key)
     if targets is None:
-        targets = mail.memo[key] = _expand(scope, mail, exclude)
-    return list(targets)
+        targets = mail.memo[key] = tuple(_expand(scope, mail, exclude))
+    return targets
 
 
 def _expand(scope, mail: MailConfig, exclude: tuple[str, ...]) -> tuple[Target, ...]:

@@ -11,15 +11,16 @@ from maildrift.engine.results import Outcome
 from maildrift.policy import checks as c
 from maildrift.policy.scope import glob_match
 
-__all__ = ["evaluate_structural"]
+__all__ = ["STRUCTURAL_CHECKS", "evaluate_structural"]
 
 
 def evaluate_structural(check, env: Env) -> Outcome:
-    if isinstance(check, c.Section):
-        return _section(check, env)
-    if isinstance(check, c.FileMeta):
-        return _file_meta(check, env)
-    return PREDICATES[check.name](env, **check.kwargs)
+    return STRUCTURAL_CHECKS[type(check)](check, env)
+
+
+def _predicate(check, env: Env) -> Outcome:
+    args = check.args
+    return PREDICATES[check.name](env, **dict(args)) if args else PREDICATES[check.name](env)
 
 
 def _section(check, env: Env) -> Outcome:
@@ -77,3 +78,7 @@ def _file_meta(check, env: Env) -> Outcome:
         for p in paths
     ]
     return next((o for o in outcomes if o.status != "pass"), outcomes[0])
+
+
+#: Handlers by check type: operators dispatches to them in one lookup.
+STRUCTURAL_CHECKS = {c.Section: _section, c.FileMeta: _file_meta, c.Predicate: _predicate}

@@ -75,15 +75,18 @@ def compare_levels(left: str, right: str) -> int:
     (1, 0, 1)
     """
 
-    def parts(level: str) -> tuple[int, int, int]:
-        fields = level.strip().split(".")
-        if not 1 <= len(fields) <= 3 or not all(f.isdigit() for f in fields):
-            raise ExpansionError(f'invalid compatibility level: "{level}"')
-        numbers = [int(f) for f in fields] + [0, 0]
-        return numbers[0], numbers[1], numbers[2]
-
-    a, b = parts(left), parts(right)
+    a, b = _level_parts(left), _level_parts(right)
     return (a > b) - (a < b)
+
+
+@functools.lru_cache(maxsize=256)
+def _level_parts(level: str) -> tuple[int, int, int]:
+    # A handful of level texts occur at all; every mynetworks default compares one.
+    fields = level.strip().split(".")
+    if not 1 <= len(fields) <= 3 or not all(f.isdigit() for f in fields):
+        raise ExpansionError(f'invalid compatibility level: "{level}"')
+    numbers = [int(f) for f in fields] + [0, 0]
+    return numbers[0], numbers[1], numbers[2]
 
 
 # Steps of a compiled value: a str is literal text; tuples start with one of these.

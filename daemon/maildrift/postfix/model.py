@@ -38,13 +38,17 @@ from maildrift.postfix.mastercf import MasterCf, Service, parse_master_cf
 from maildrift.postfix.networks import mynetworks_for_style
 from maildrift.postfix.params import ParamTable
 
+_NONE: frozenset[str] = frozenset()
+
 #: Parameters each daemon sets for itself at run time.
 _RUNTIME = frozenset({"process_id", "process_name", "service_name"})
+#: Of those, the ones master.cf decides per service.
+_PER_SERVICE = frozenset({"process_name", "service_name"})
 
 __all__ = ["Expanded", "PostfixConfig", "Setting", "parse_main_cf", "parse_master_cf"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Setting:
     """Where one parameter's value comes from, for one service or for main.cf.
 
@@ -59,6 +63,12 @@ class Setting:
     file: str | None = None
     line: int | None = None
     service: str | None = None
+
+    def __init__(self, name, value_raw, source, file=None, line=None, service=None) -> None:
+        # Made on every lookup: filled at once (a frozen __init__ sets field by field).
+        self.__dict__.update(
+            name=name, value_raw=value_raw, source=source, file=file, line=line, service=service
+        )
 
     @property
     def value(self) -> str:
@@ -93,6 +103,9 @@ class PostfixConfig:
     _cache: dict = field(default_factory=dict, repr=False)
     #: While a rule is judged: every parameter name asked for ("*": all of main.cf).
     reads: set | None = field(default=None, repr=False, compare=False)
+    #: (context, name) of every value being expanded, across nested expansions:
+    #: a host default (mynetworks, myhostname) starts one of its own.
+    _expanding: set = field(default_factory=set, repr=False, compare=False)
 
     @classmethod
     def build(cls, config_directory, main, master, defaults, facts, params=None, instance=""):
@@ -172,9 +185,35 @@ class PostfixConfig:
 
     # -- expansion ---------------------------------------------------------------------
 
+    def _context(self, service: str | None) -> str | None:
+        """The expansion context ``service`` shares: None for a service with no ``-o``."""
+        if service is None:
+            return None
+        entry = self.service(service)
+        return service if entry is not None and entry.overrides else None
+
     def _expand_raw(self, raw: str, context: str | None) -> Expanded:
+        if "$" not in raw:
+            return Expanded(raw, _NONE)
+        # A service without -o sees main.cf and the defaults as main.cf does, but
+        # for its own service_name and process_name: expand once for all of them,
+        # and again in the service's own context only where those were read (in
+        # main.cf's context they are unknown, so the result says so).
+        shared = self._context(context)
+        if shared == context:
+            return self._expand_in(raw, context)
+        try:
+            result = self._expand_in(raw, shared)
+        except ExpansionError:
+            # Could hinge on an unknown service_name, as a service of its own may not.
+            return self._expand_in(raw, context)
+        if not result.unknown.isdisjoint(_PER_SERVICE):
+            result = self._expand_in(raw, context)
+        return result
+
+    def _expand_in(self, raw: str, context: str | None) -> Expanded:
         unknown: set[str] = set()
-        stack: list[str] = []
+        expanding = self._expanding
 
         def lookup(name: str) -> str | None:
             key = (context, name)
@@ -182,25 +221,40 @@ class PostfixConfig:
             if cached is not None:
                 unknown.update(cached.unknown)
                 return cached.text
-            if name in stack:
+            if key in expanding:
+                # Postfix itself recurses until it crashes (postconf dies of SIGSEGV).
                 raise ExpansionError(f"unreasonable macro call nesting: ${name} refers to itself")
-            setting = self.setting_in_process(name, context)
-            if setting.source == "unknown":
-                unknown.add(name)
-                return ""
-            if setting.source == "undefined":
-                return None
-            stack.append(name)
-            before = set(unknown)
-            unknown.clear()
+            # Marked before the setting is looked up: a host default may expand
+            # names of its own (mydomain from myhostname), and so close a loop.
+            expanding.add(key)
             try:
-                text = expand(setting.value_raw, lookup)
+                setting = self.setting_in_process(name, context)
+                if setting.source == "unknown":
+                    unknown.add(name)
+                    return ""
+                if setting.source == "undefined":
+                    return None
+                raw = setting.value_raw
+                if "$" not in raw:
+                    # Most values name nothing: no expansion, nothing unknown.
+                    self._cache[key] = Expanded(raw, _NONE)
+                    return raw
+                before = set(unknown)
+                unknown.clear()
+                try:
+                    text = expand(raw, lookup)
+                except ExpansionError as exc:
+                    if exc.file is None and setting.file is not None:
+                        # The innermost assignment on the way: where to look,
+                        # when the value read is a default.
+                        exc.file, exc.line = setting.file, setting.line
+                    raise
+                result = Expanded(text, frozenset(unknown))
+                unknown.update(before)
+                self._cache[key] = result
+                return text
             finally:
-                stack.pop()
-            result = Expanded(text, frozenset(unknown))
-            unknown.update(before)
-            self._cache[key] = result
-            return text
+                expanding.discard(key)
 
         text = expand(raw, lookup)
         return Expanded(text, frozenset(unknown))
@@ -218,6 +272,8 @@ class PostfixConfig:
             self._cache[key] = result
             return result
         except ExpansionError as exc:
+            if setting.file is None:
+                raise ConfigError(exc.message, exc.file, exc.line) from None
             raise ConfigError(exc.message, setting.file, setting.line) from None
 
     def expanded(self, name: str, service: str | None = None) -> Expanded:

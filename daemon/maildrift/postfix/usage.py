@@ -204,6 +204,9 @@ def _unused_main_names(config) -> tuple[Diagnostic, ...]:
 
 def _unused_override_names(config) -> tuple[tuple[str, str, Diagnostic], ...]:
     builtin = _builtin(config)
+    if all(o.name in builtin for s in config.master.services for o in s.overrides):
+        # The usual master.cf: every -o name is built in, no scan needed.
+        return ()
     _, tables = _references(config)
     known = set(tables)
     classes = config.main.get("smtpd_restriction_classes")
