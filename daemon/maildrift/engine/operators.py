@@ -202,17 +202,18 @@ def _combinator(check, env: Env) -> Outcome:
         )
     all_of = type(check) is c.AllOf
     outcomes = []
+    decided = "not_applicable" if all_of else "pass"
     for item in check.checks:
         outcome = evaluate_check(item, env)
         # Short-circuit where the answer is already decided; checks have no side effects.
-        if outcome.status == ("not_applicable" if all_of else "pass"):
+        if outcome.status == decided:
             return outcome
         outcomes.append(outcome)
     if all_of:
         for status in ("error", "fail"):
-            bad = next((o for o in outcomes if o.status == status), None)
-            if bad is not None:
-                return bad
+            for outcome in outcomes:
+                if outcome.status == status:
+                    return outcome
         return _merge(outcomes, "pass")
     errors = [o for o in outcomes if o.status == "error"]
     if errors:
@@ -232,6 +233,20 @@ def _combinator(check, env: Env) -> Outcome:
 
 
 def _merge(outcomes: list[Outcome], status: str) -> Outcome:
+    if len(outcomes) == 2 and not (outcomes[0].actual or outcomes[0].expected):
+        # The usual pair, a gate that passed bare and then the check: the same
+        # merge without the joins.
+        gate, check = outcomes
+        params = gate.parameters + check.parameters
+        return Outcome(
+            status,
+            check.actual,
+            check.expected,
+            gate.file,
+            gate.line,
+            gate.message,
+            params if len(params) < 2 else tuple(dict.fromkeys(params)),
+        )
     first = outcomes[0] if outcomes else Outcome(status)
     params = tuple(dict.fromkeys(p for o in outcomes for p in o.parameters))
     return Outcome(

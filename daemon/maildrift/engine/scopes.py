@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from maildrift.engine.env import Target
 from maildrift.engine.mailconfig import MailConfig
-from maildrift.policy.scope import glob_match
+from maildrift.policy.scope import glob_match, is_glob
 
 __all__ = ["expand_scope"]
 
@@ -45,17 +45,23 @@ def _expand(scope, mail: MailConfig, exclude: tuple[str, ...]) -> tuple[Target, 
         if scope.kind == "main":
             targets.append(Target(f"{head}:main", "postfix", config.instance, config))
             continue
-        for service in config.master.effective_services():
-            if scope.kind == "command":
-                if not glob_match(scope.name, service.command):
-                    continue
-                if any(glob_match(pattern, service.key) for pattern in exclude):
-                    continue
-            elif not (
-                glob_match(scope.name, service.service)
-                and glob_match(scope.service_type, service.type)
-            ):
-                continue
+        services = config.master.effective_services()
+        if scope.kind == "command":
+            # A plain command name (smtpd, as every shipped rule says) needs no glob.
+            name = scope.name
+            if is_glob(name):
+                services = [s for s in services if glob_match(name, s.command)]
+            else:
+                services = [s for s in services if s.command == name]
+            if exclude:
+                services = [s for s in services if not any(glob_match(p, s.key) for p in exclude)]
+        else:
+            services = [
+                s
+                for s in services
+                if glob_match(scope.name, s.service) and glob_match(scope.service_type, s.type)
+            ]
+        for service in services:
             targets.append(
                 Target(f"{head}:{service.key}", "postfix", config.instance, config, service)
             )

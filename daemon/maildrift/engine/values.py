@@ -34,6 +34,9 @@ TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 _LIST = re.compile(r"[\s,]+")
 _TIME = re.compile(r"^(-?[0-9]+)([smhdw]?)$")
+_INTEGER = re.compile(r"-?[0-9]+")
+_DIGITS = re.compile(r"[0-9]+")
+_OCTAL = re.compile(r"[0-7]+")
 
 
 class ValueError_(ValueError):
@@ -57,7 +60,7 @@ def split_list(text: str) -> list[str]:
 
 def postfix_int(text: str) -> int:
     value = text.strip()
-    if not re.fullmatch(r"-?[0-9]+", value):
+    if not _INTEGER.fullmatch(value):
         raise ValueError_(f"{value!r} is not a number")
     return int(value)
 
@@ -65,7 +68,7 @@ def postfix_int(text: str) -> int:
 def postfix_size(text: str) -> int:
     """A size: Postfix accepts only a plain byte count; ``10M`` is fatal to it."""
     value = text.strip()
-    if not re.fullmatch(r"-?[0-9]+", value):
+    if not _INTEGER.fullmatch(value):
         raise ValueError_(f"{value!r} is not a plain byte count (Postfix has no size units)")
     return int(value)
 
@@ -86,10 +89,10 @@ def dovecot_number(text: str) -> int:
     (432, 660, 0)
     """
     value = text.strip()
-    if not re.fullmatch(r"[0-9]+", value):
+    if not _DIGITS.fullmatch(value):
         raise ValueError_(f"{value!r} is not a number")
     if len(value) > 1 and value.startswith("0"):
-        if not re.fullmatch(r"[0-7]+", value):
+        if not _OCTAL.fullmatch(value):
             raise ValueError_(f"{value!r} is not an octal number")
         return int(value, 8)
     return int(value)

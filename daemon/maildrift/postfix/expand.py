@@ -212,22 +212,34 @@ def _relational(step: tuple, lookup: Lookup, depth: int) -> str:
             raise ExpansionError(f'non-numeric operand in "${{{body}}}"')
         order = (int(lhs) > int(rhs)) - (int(lhs) < int(rhs))
         base = op
-    holds = {
-        "==": order == 0,
-        "!=": order != 0,
-        "<": order < 0,
-        "<=": order <= 0,
-        ">": order > 0,
-        ">=": order >= 0,
-    }[base]
-    return _expand(if_true if holds else if_false, lookup, depth + 1)
+    return _expand(if_true if _HOLDS[base](order) else if_false, lookup, depth + 1)
+
+
+#: Whether a comparison's order (-1, 0 or 1) satisfies each operator.
+_HOLDS = {
+    "==": lambda order: order == 0,
+    "!=": lambda order: order != 0,
+    "<": lambda order: order < 0,
+    "<=": lambda order: order <= 0,
+    ">": lambda order: order > 0,
+    ">=": lambda order: order >= 0,
+}
 
 
 def _expand(text: str, lookup: Lookup, depth: int) -> str:
     if depth > MAX_NESTING:
         raise ExpansionError(f'unreasonable macro call nesting: "{text[:60]}"')
+    steps = _compiled(text)
+    if len(steps) == 1:
+        # Most values are one literal or one $name: no list to join.
+        step = steps[0]
+        if step.__class__ is str:
+            return step
+        if step[0] == _NAME:
+            value = lookup(step[1])
+            return "" if value is None else value
     out: list[str] = []
-    for step in _compiled(text):
+    for step in steps:
         if step.__class__ is str:
             out.append(step)
             continue

@@ -42,7 +42,9 @@ _NONE: frozenset[str] = frozenset()
 
 #: Parameters each daemon sets for itself at run time.
 _RUNTIME = frozenset({"process_id", "process_name", "service_name"})
-#: Of those, the ones master.cf decides per service.
+#: Defaults Postfix computes from the host (and other parameters).
+_COMPUTED = frozenset({"myhostname", "mydomain", "mynetworks"})
+#: Of the runtime ones, those master.cf decides per service.
 _PER_SERVICE = frozenset({"process_name", "service_name"})
 
 __all__ = ["Expanded", "PostfixConfig", "Setting", "parse_main_cf", "parse_master_cf"]
@@ -122,6 +124,18 @@ class PostfixConfig:
         facts = self.facts
         if name in facts.values:
             return facts.values[name], "host"
+        if name in _COMPUTED:
+            # Each read of mynetworks would expand mynetworks_style again.
+            key = ("host-default", name, context)
+            found = self._cache.get(key)
+            if found is None:
+                found = self._cache[key] = self._computed_default(name, context)
+            return found
+        raw = self.defaults.raw.get(name)
+        return raw, ("default" if raw is not None else "undefined")
+
+    def _computed_default(self, name: str, context: str | None) -> tuple[str | None, str]:
+        facts = self.facts
         if name == "myhostname":
             if facts.hostname is None:
                 return None, "unknown"
@@ -142,8 +156,7 @@ class PostfixConfig:
             style = self._expand_raw("$mynetworks_style", context).text.strip()
             networks = mynetworks_for_style(style, facts.addresses)
             return (None, "unknown") if networks is None else (networks, "host")
-        raw = self.defaults.raw.get(name)
-        return raw, ("default" if raw is not None else "undefined")
+        raise AssertionError(name)
 
     def setting(self, name: str, service: str | None = None) -> Setting:
         """The value Postfix uses for ``name``, in main.cf or for one service.

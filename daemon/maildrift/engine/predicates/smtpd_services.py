@@ -46,11 +46,16 @@ def is_loopback_only(config, service) -> bool:
     return bool(interfaces) and all(_is_loopback_host(i) for i in interfaces)
 
 
+# Outcomes are immutable: the gates most rules start with share theirs.
+_PASS = Outcome("pass")
+_SASL_OFF = Outcome("not_applicable", message="SASL is off for this service")
+
+
 def exposed_service(env: Env) -> Outcome:
     """not_applicable for services bound only to loopback (content-filter re-injection)."""
     service = env.target.service
     if service is None or not is_loopback_only(env.target.postfix, service):
-        return Outcome("pass")
+        return _PASS
     return Outcome("not_applicable", message=f"{service.key} listens on loopback only")
 
 
@@ -69,8 +74,8 @@ def sasl_enabled(config, service) -> bool:
 def sasl_service(env: Env) -> Outcome:
     """not_applicable unless SASL is effectively on for this smtpd service."""
     if sasl_enabled(env.target.postfix, env.target.service):
-        return Outcome("pass")
-    return Outcome("not_applicable", message="SASL is off for this service")
+        return _PASS
+    return _SASL_OFF
 
 
 def sasl_enabled_somewhere(env: Env, none_param: str = "sasl") -> Outcome:
