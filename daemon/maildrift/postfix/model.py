@@ -165,12 +165,19 @@ class PostfixConfig:
         how master passes it on.  Use :meth:`setting_in_process` for the view
         from inside one daemon process, where every ``-o`` is visible.
         """
-        if self.reads is not None:
+        if self.reads is not None:  # before the memo: a hit must be recorded too
             self.reads.add(name)
-        entry = self.service(service) if service else None
-        if entry is not None and self.params.is_read_by(name, entry.command):
-            return self.setting_in_process(name, service)
-        return self.setting_in_process(name, None)
+        # Rules and predicates ask for the same few names again and again.
+        key = ("setting", name, service)
+        found = self._cache.get(key)
+        if found is None:
+            entry = self.service(service) if service else None
+            if entry is not None and self.params.is_read_by(name, entry.command):
+                found = self.setting_in_process(name, service)
+            else:
+                found = self.setting_in_process(name, None)
+            self._cache[key] = found
+        return found
 
     def setting_in_process(self, name: str, service: str | None) -> Setting:
         entry = self.service(service) if service else None
@@ -213,15 +220,26 @@ class PostfixConfig:
         # and again in the service's own context only where those were read (in
         # main.cf's context they are unknown, so the result says so).
         shared = self._context(context)
-        if shared == context:
-            return self._expand_in(raw, context)
-        try:
-            result = self._expand_in(raw, shared)
-        except ExpansionError:
-            # Could hinge on an unknown service_name, as a service of its own may not.
-            return self._expand_in(raw, context)
-        if not result.unknown.isdisjoint(_PER_SERVICE):
-            result = self._expand_in(raw, context)
+        key = ("raw", raw, shared)
+        result = self._cache.get(key)
+        if result is None:
+            try:
+                result = self._expand_in(raw, shared)
+            except ExpansionError:
+                if shared == context:
+                    raise
+                # Could hinge on an unknown service_name, as a service of its own may not.
+                return self._own_expansion(raw, context)
+            self._cache[key] = result
+        if shared != context and not result.unknown.isdisjoint(_PER_SERVICE):
+            return self._own_expansion(raw, context)
+        return result
+
+    def _own_expansion(self, raw: str, context: str) -> Expanded:
+        key = ("raw-own", raw, context)
+        result = self._cache.get(key)
+        if result is None:
+            result = self._cache[key] = self._expand_in(raw, context)
         return result
 
     def _expand_in(self, raw: str, context: str | None) -> Expanded:
@@ -276,21 +294,21 @@ class PostfixConfig:
         """Expand a setting as the daemon reading it would, naming file and line on error."""
         if setting.source == "unknown":
             return Expanded("", frozenset({setting.name}))
-        key = ("expanded", setting.value_raw, setting.service)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
         try:
-            result = self._expand_raw(setting.value_raw, setting.service)
-            self._cache[key] = result
-            return result
+            return self._expand_raw(setting.value_raw, setting.service)
         except ExpansionError as exc:
             if setting.file is None:
                 raise ConfigError(exc.message, exc.file, exc.line) from None
             raise ConfigError(exc.message, setting.file, setting.line) from None
 
     def expanded(self, name: str, service: str | None = None) -> Expanded:
-        return self.expand_setting(self.setting(name, service))
+        if self.reads is not None:  # before the memo: a hit must be recorded too
+            self.reads.add(name)
+        key = ("expanded-name", name, service)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self.expand_setting(self.setting(name, service))
+        return found
 
     # -- services ----------------------------------------------------------------------
 
