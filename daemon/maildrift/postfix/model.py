@@ -243,52 +243,9 @@ class PostfixConfig:
         return result
 
     def _expand_in(self, raw: str, context: str | None) -> Expanded:
-        unknown: set[str] = set()
-        expanding = self._expanding
-
-        def lookup(name: str) -> str | None:
-            key = (context, name)
-            cached = self._cache.get(key)
-            if cached is not None:
-                unknown.update(cached.unknown)
-                return cached.text
-            if key in expanding:
-                # Postfix itself recurses until it crashes (postconf dies of SIGSEGV).
-                raise ExpansionError(f"unreasonable macro call nesting: ${name} refers to itself")
-            # Marked before the setting is looked up: a host default may expand
-            # names of its own (mydomain from myhostname), and so close a loop.
-            expanding.add(key)
-            try:
-                setting = self.setting_in_process(name, context)
-                if setting.source == "unknown":
-                    unknown.add(name)
-                    return ""
-                if setting.source == "undefined":
-                    return None
-                raw = setting.value_raw
-                if "$" not in raw:
-                    # Most values name nothing: no expansion, nothing unknown.
-                    self._cache[key] = Expanded(raw, _NONE)
-                    return raw
-                before = set(unknown)
-                unknown.clear()
-                try:
-                    text = expand(raw, lookup)
-                except ExpansionError as exc:
-                    if exc.file is None and setting.file is not None:
-                        # The innermost assignment on the way: where to look,
-                        # when the value read is a default.
-                        exc.file, exc.line = setting.file, setting.line
-                    raise
-                result = Expanded(text, frozenset(unknown))
-                unknown.update(before)
-                self._cache[key] = result
-                return text
-            finally:
-                expanding.discard(key)
-
+        lookup = _Lookup(self, context)
         text = expand(raw, lookup)
-        return Expanded(text, frozenset(unknown))
+        return Expanded(text, frozenset(lookup.unknown))
 
     def expand_setting(self, setting: Setting) -> Expanded:
         """Expand a setting as the daemon reading it would, naming file and line on error."""
@@ -318,3 +275,62 @@ class PostfixConfig:
         if field_value == "-":
             field_value = self.expanded("default_process_limit").text.strip()
         return int(field_value) if field_value.isdigit() else None
+
+
+class _Lookup:
+    """mac_expand's lookup for one expansion: memoised per (context, name) on the model.
+
+    An object rather than a closure: a closure that passes itself on forms a
+    reference cycle, garbage only the collector frees.
+    """
+
+    __slots__ = ("config", "context", "unknown")
+
+    def __init__(self, config: PostfixConfig, context: str | None) -> None:
+        self.config = config
+        self.context = context
+        #: Host facts nobody gave that the expansion depended on.
+        self.unknown: set[str] = set()
+
+    def __call__(self, name: str) -> str | None:
+        config, context, unknown = self.config, self.context, self.unknown
+        key = (context, name)
+        cached = config._cache.get(key)
+        if cached is not None:
+            unknown.update(cached.unknown)
+            return cached.text
+        expanding = config._expanding
+        if key in expanding:
+            # Postfix itself recurses until it crashes (postconf dies of SIGSEGV).
+            raise ExpansionError(f"unreasonable macro call nesting: ${name} refers to itself")
+        # Marked before the setting is looked up: a host default may expand
+        # names of its own (mydomain from myhostname), and so close a loop.
+        expanding.add(key)
+        try:
+            setting = config.setting_in_process(name, context)
+            if setting.source == "unknown":
+                unknown.add(name)
+                return ""
+            if setting.source == "undefined":
+                return None
+            raw = setting.value_raw
+            if "$" not in raw:
+                # Most values name nothing: no expansion, nothing unknown.
+                config._cache[key] = Expanded(raw, _NONE)
+                return raw
+            before = set(unknown)
+            unknown.clear()
+            try:
+                text = expand(raw, self)
+            except ExpansionError as exc:
+                if exc.file is None and setting.file is not None:
+                    # The innermost assignment on the way: where to look, when
+                    # the value read is a default.
+                    exc.file, exc.line = setting.file, setting.line
+                raise
+            result = Expanded(text, frozenset(unknown))
+            unknown.update(before)
+            config._cache[key] = result
+            return text
+        finally:
+            expanding.discard(key)
