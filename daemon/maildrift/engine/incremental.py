@@ -54,7 +54,7 @@ def names_in(raw: str) -> frozenset[str]:
     return frozenset(_NAME.findall(raw))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RuleTrace:
     """One rule's outcomes on a model, and what they depend on."""
 
@@ -64,6 +64,10 @@ class RuleTrace:
     results: tuple
     #: Postfix names the rule asked for; None: all of them.
     reads: frozenset[str] | None
+
+    def __init__(self, outcomes: tuple, results: tuple, reads: frozenset[str] | None) -> None:
+        # One per rule per evaluation: filled at once, as results.Outcome says why.
+        self.__dict__.update(outcomes=outcomes, results=results, reads=reads)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def _expand(scope, mail: MailConfig, exclude: tuple[str, ...]) -> tuple[Target, 
             if is_glob(name):
                 services = [s for s in services if glob_match(name, s.command)]
             else:
-                services = [s for s in services if s.command == name]
+                services = config.master.running(name)
             if exclude:
                 services = [s for s in services if not any(glob_match(p, s.key) for p in exclude)]
         else:

@@ -140,8 +140,24 @@ class MasterCf:
     services: tuple[Service, ...]
     warnings: tuple[Diagnostic, ...] = ()
 
-    def effective_services(self) -> list[Service]:
-        return [s for s in self.services if s.effective]
+    def effective_services(self) -> tuple[Service, ...]:
+        # Frozen dataclass: derived views are cached beside the fields, once per parse.
+        found = self.__dict__.get("_effective")
+        if found is None:
+            found = tuple(s for s in self.services if s.effective)
+            object.__setattr__(self, "_effective", found)
+        return found
+
+    def running(self, command: str) -> tuple[Service, ...]:
+        """The effective entries whose command is ``command`` (smtpd, anvil, ...)."""
+        by_command = self.__dict__.get("_by_command")
+        if by_command is None:
+            by_command = {}
+            for service in self.effective_services():
+                by_command.setdefault(service.command, []).append(service)
+            by_command = {k: tuple(v) for k, v in by_command.items()}
+            object.__setattr__(self, "_by_command", by_command)
+        return by_command.get(command, ())
 
     def find(self, key: str) -> Service | None:
         """The effective entry for ``service/type``."""

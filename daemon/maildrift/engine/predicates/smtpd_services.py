@@ -83,7 +83,7 @@ def sasl_enabled_somewhere(env: Env, none_param: str = "sasl") -> Outcome:
     if str(env.params.get(none_param, "dovecot")).lower() == "none":
         return Outcome("not_applicable", message="the site declares sasl: none")
     config = env.target.postfix
-    services = [s for s in config.master.effective_services() if s.command == "smtpd"]
+    services = config.master.running("smtpd")
     exposed = [s for s in services if not is_loopback_only(config, s)]
     enabled = [s.key for s in exposed if sasl_enabled(config, s)]
     setting = config.setting("smtpd_sasl_auth_enable")
@@ -124,9 +124,7 @@ def sasl_path_valid(env: Env) -> Outcome:
 def smtpd_process_limits(env: Env, max: int = 100) -> Outcome:
     """No smtpd service runs unlimited (0) or above ``max`` processes."""
     config = env.target.postfix
-    for service in config.master.effective_services():
-        if service.command != "smtpd":
-            continue
+    for service in config.master.running("smtpd"):
         limit = config.process_limit(service)
         if limit is None or limit == 0 or limit > max:
             shown = "unlimited (0)" if limit == 0 else str(limit)
@@ -146,7 +144,8 @@ def reader_range(env: Env, param: str, reader: str, kind: str = "int", min=None,
     from maildrift.engine.operators import quantity_of
 
     config = env.target.postfix
-    service = next((s for s in config.master.effective_services() if s.command == reader), None)
+    readers = config.master.running(reader)
+    service = readers[0] if readers else None
     value = env.postfix_value(param, service.key if service else None)
     try:
         number = quantity_of(env, value, kind)
