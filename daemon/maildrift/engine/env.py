@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from maildrift.engine.mailconfig import MailConfig
 from maildrift.errors import ConfigError
@@ -25,9 +26,8 @@ class Target:
     section: object = None
 
 
-@dataclass(frozen=True, init=False)
-class Value:
-    """A parameter's value where it is judged, with provenance."""
+class Value(NamedTuple):
+    """A parameter's value where it is judged, with provenance (a NamedTuple, as Outcome)."""
 
     name: str
     text: str
@@ -36,24 +36,16 @@ class Value:
     explicit: bool
     unknown: frozenset[str] = frozenset()
 
-    def __init__(self, name, text, file, line, explicit, unknown=frozenset()) -> None:
-        # One per value read: filled at once, as results.Outcome says why.
-        self.__dict__.update(
-            name=name, text=text, file=file, line=line, explicit=explicit, unknown=unknown
-        )
 
+class Env(NamedTuple):
+    """What a check reads: the configuration, the place judged, the policy's params."""
 
-@dataclass(frozen=True, init=False)
-class Env:
     mail: MailConfig
     target: Target
     params: object
 
-    def __init__(self, mail: MailConfig, target: Target, params: object) -> None:
-        self.__dict__.update(mail=mail, target=target, params=params)
-
     def at(self, **changes) -> Env:
-        return replace(self, target=replace(self.target, **changes))
+        return Env(self.mail, replace(self.target, **changes), self.params)
 
     @property
     def service_key(self) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = ["STATUSES", "Outcome", "Report", "Result"]
 
@@ -10,14 +11,13 @@ __all__ = ["STATUSES", "Outcome", "Report", "Result"]
 STATUSES = ("pass", "fail", "error", "waived", "not_applicable")
 
 
-# Outcomes and results are made by the thousand per evaluation: their __init__
-# fills __dict__ at once (a frozen dataclass's own pays one object.__setattr__
-# per field).  Eq, hash, repr and immutability stay the dataclass's.
+class Outcome(NamedTuple):
+    """What a check found in one place: status, actual against expected, and where.
 
-
-@dataclass(frozen=True, init=False)
-class Outcome:
-    """What a check found in one place: status, actual against expected, and where."""
+    A NamedTuple: dozens are made per evaluation, and a tuple is built in one
+    step and holds its fields in a third of a dataclass's memory, which the
+    evaluation after a fresh load feels (see docs/benchmarks.md).
+    """
 
     status: str
     actual: str = ""
@@ -27,25 +27,9 @@ class Outcome:
     message: str = ""
     parameters: tuple[str, ...] = ()
 
-    def __init__(
-        self,
-        status: str,
-        actual: str = "",
-        expected: str = "",
-        file: str | None = None,
-        line: int | None = None,
-        message: str = "",
-        parameters: tuple[str, ...] = (),
-    ) -> None:
-        self.__dict__.update(
-            status=status,
-            actual=actual,
-            expected=expected,
-            file=file,
-            line=line,
-            message=message,
-            parameters=parameters,
-        )
+
+# A result fills __dict__ at once: a frozen dataclass's own __init__ pays one
+# object.__setattr__ per field.  Eq, hash, repr and immutability stay the dataclass's.
 
 
 @dataclass(frozen=True, init=False)

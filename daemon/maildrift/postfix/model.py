@@ -28,6 +28,7 @@ Sample input::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from maildrift.errors import ConfigError
 from maildrift.hostfacts import HostFacts
@@ -50,13 +51,14 @@ _PER_SERVICE = frozenset({"process_name", "service_name"})
 __all__ = ["Expanded", "PostfixConfig", "Setting", "parse_main_cf", "parse_master_cf"]
 
 
-@dataclass(frozen=True, init=False)
-class Setting:
+class Setting(NamedTuple):
     """Where one parameter's value comes from, for one service or for main.cf.
 
     ``source`` is one of override, main, default, host (computed for the host
     being judged), runtime (set by the daemon itself, such as service_name),
     unknown (a host fact nobody supplied, or a process id) or undefined.
+    A NamedTuple: one is made per name read, and a tuple is the cheapest
+    immutable record to build and to keep.
     """
 
     name: str
@@ -65,12 +67,6 @@ class Setting:
     file: str | None = None
     line: int | None = None
     service: str | None = None
-
-    def __init__(self, name, value_raw, source, file=None, line=None, service=None) -> None:
-        # Made on every lookup: filled at once (a frozen __init__ sets field by field).
-        self.__dict__.update(
-            name=name, value_raw=value_raw, source=source, file=file, line=line, service=service
-        )
 
     @property
     def value(self) -> str:
@@ -81,8 +77,7 @@ class Setting:
         return self.source in ("override", "main")
 
 
-@dataclass(frozen=True)
-class Expanded:
+class Expanded(NamedTuple):
     """An expanded value; ``unknown`` names host facts it depended on but nobody gave."""
 
     text: str
