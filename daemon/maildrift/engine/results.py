@@ -28,13 +28,8 @@ class Outcome(NamedTuple):
     parameters: tuple[str, ...] = ()
 
 
-# A result fills __dict__ at once: a frozen dataclass's own __init__ pays one
-# object.__setattr__ per field.  Eq, hash, repr and immutability stay the dataclass's.
-
-
-@dataclass(frozen=True, init=False)
-class Result:
-    """One rule judged in one scope."""
+class Result(NamedTuple):
+    """One rule judged in one scope (a NamedTuple, as Outcome)."""
 
     rule: str
     title: str
@@ -51,42 +46,6 @@ class Result:
     waiver: dict | None = None
     instance: str = ""
     enforce: bool = False
-
-    def __init__(
-        self,
-        rule: str,
-        title: str,
-        severity: str,
-        status: str,
-        scope: str,
-        parameters: tuple[str, ...],
-        expected: str,
-        actual: str,
-        file: str | None,
-        line: int | None,
-        message: str,
-        references: tuple[str, ...],
-        waiver: dict | None = None,
-        instance: str = "",
-        enforce: bool = False,
-    ) -> None:
-        self.__dict__.update(
-            rule=rule,
-            title=title,
-            severity=severity,
-            status=status,
-            scope=scope,
-            parameters=parameters,
-            expected=expected,
-            actual=actual,
-            file=file,
-            line=line,
-            message=message,
-            references=references,
-            waiver=waiver,
-            instance=instance,
-            enforce=enforce,
-        )
 
     def as_dict(self) -> dict:
         return {
