@@ -102,17 +102,19 @@ def bench_model(root: str, n: int) -> dict:
 
 
 def _fresh_evaluations(
-    policy, sources, n: int, now, pause_gc: bool
+    policy, sources, n: int, now, pause_gc: bool, traced: bool = False
 ) -> tuple[list[float], list[float]]:
     """(evaluate, load) times, each evaluation on a model loaded just before it.
 
     A fresh model per run: evaluating one model again and again would measure
     the model's own memos, which a changed configuration never has.  With
     ``pause_gc`` the collector is paused over the load and the evaluation, as
-    ``maildrift check`` (checkcmd.run_check) and the daemon run them.
+    ``maildrift check`` (checkcmd.run_check) and the daemon run them.  The
+    evaluation is check's, untraced, unless ``traced`` asks for the daemon's,
+    which records what each rule reads for the next evaluation.
     """
     for _ in range(5):
-        evaluate(policy, load_mail_config(sources), (), now)
+        evaluate(policy, load_mail_config(sources), (), now, traced=traced)
     evaluations, loads = [], []
     for _ in range(n):
         if pause_gc:
@@ -121,7 +123,7 @@ def _fresh_evaluations(
             start = time.perf_counter()
             mail = load_mail_config(sources)
             loaded = time.perf_counter()
-            evaluate(policy, mail, (), now)
+            evaluate(policy, mail, (), now, traced=traced)
             evaluations.append(time.perf_counter() - loaded)
             loads.append(loaded - start)
         finally:
@@ -132,8 +134,9 @@ def _fresh_evaluations(
 def bench_check(stock_root: str, n: int) -> dict:
     """A full evaluation in-process: the stock trees (the goal) and the hardened demo tree.
 
-    The goal figure is ``evaluate`` on a freshly loaded model, the collector
-    paused as ``maildrift check`` runs it; ``evaluate_collector_on`` beside it.
+    The goal figure is ``evaluate`` on a freshly loaded model, untraced and
+    with the collector paused, as ``maildrift check`` runs it; beside it the
+    same with the collector on, and the daemon's traced form.
     """
     policy = load_site_policy()
     now = datetime.now(timezone.utc)
@@ -144,10 +147,12 @@ def bench_check(stock_root: str, n: int) -> dict:
         )
         evaluations, loads = _fresh_evaluations(policy, sources, n, now, pause_gc=True)
         collecting, _ = _fresh_evaluations(policy, sources, n, now, pause_gc=False)
+        traced, _ = _fresh_evaluations(policy, sources, n, now, pause_gc=True, traced=True)
         figures[name] = {
             "results": len(evaluate(policy, load_mail_config(sources), (), now).results),
             "evaluate": stats(evaluations),
             "evaluate_collector_on": stats(collecting),
+            "evaluate_traced_as_the_daemon": stats(traced),
             "load": stats(loads),
             "load_and_evaluate": stats([a + b for a, b in zip(evaluations, loads)]),
         }
@@ -167,7 +172,7 @@ sources = build_sources(root=root, host_facts=facts, postfix_version="3.7")
 gc.disable()
 mail = load_mail_config(sources)
 start = time.perf_counter()
-evaluate(policy, mail, (), datetime.now(timezone.utc))
+evaluate(policy, mail, (), datetime.now(timezone.utc), traced=False)
 print(time.perf_counter() - start)
 """
 

@@ -80,7 +80,7 @@ def run_check(args, now: datetime | None = None) -> int:
         mail = load_mail_config(sources)
         if mail.errors and not mail.postfix and mail.dovecot is None:
             raise next(iter(mail.errors.values()))
-        report = evaluate(policy, mail, waivers, now or datetime.now(timezone.utc))
+        report = evaluate(policy, mail, waivers, now or datetime.now(timezone.utc), traced=False)
     finally:
         if enabled:
             gc.enable()

@@ -138,7 +138,11 @@ def _same_as_full(sources, cache, previous, waivers=(), now=NOW):
     report = evaluate(
         POLICY, load_mail_config(sources, cache=cache), waivers, now, previous=previous.trace
     )
-    assert report == evaluate(POLICY, load_mail_config(sources), waivers, now)
+    full = evaluate(POLICY, load_mail_config(sources), waivers, now)
+    assert report == full
+    # check's one-shot form, which records nothing, judges the same.
+    untraced = evaluate(POLICY, load_mail_config(sources), waivers, now, traced=False)
+    assert untraced == full and untraced.trace is None
     return report
 
 

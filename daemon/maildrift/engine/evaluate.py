@@ -137,11 +137,12 @@ def _judge(rule, mail: MailConfig, params, exclude: tuple[str, ...]) -> list:
     return judged
 
 
-def evaluate_rule(rule, mail: MailConfig, params, waivers, now) -> list[Result]:
+def evaluate_rule(rule, mail: MailConfig, params, waivers, now, exclude=None) -> list[Result]:
     """Every result of one rule: one per place its scopes expand to."""
+    if exclude is None:
+        exclude = _exclude(params)
     facts = _facts(rule)
-    judged = _judge(rule, mail, params, _exclude(params))
-    return [_result(facts, t, o, waivers, now) for t, o in judged]
+    return [_result(facts, t, o, waivers, now) for t, o in _judge(rule, mail, params, exclude)]
 
 
 def _traced(rule, mail: MailConfig, params, waivers, now, exclude=None) -> RuleTrace:
@@ -162,17 +163,26 @@ def _traced(rule, mail: MailConfig, params, waivers, now, exclude=None) -> RuleT
 
 
 def evaluate(
-    policy, mail: MailConfig, waivers=(), now: datetime | None = None, previous=None
+    policy,
+    mail: MailConfig,
+    waivers=(),
+    now: datetime | None = None,
+    previous=None,
+    traced: bool = True,
 ) -> Report:
     """Judge ``mail`` against ``policy``: one Result per (rule, scope).
 
     ``previous`` (the ``trace`` of an earlier report, as the daemon keeps it)
     lets the outcomes of rules the change cannot reach be carried over; the
-    report is the same as without it (engine.incremental says why).
+    report is the same as without it (engine.incremental says why).  With
+    ``traced=False`` the report has no trace: a one-shot ``check`` has no
+    next evaluation to hand one to, and is spared recording what rules read.
     """
     if now is None:
         raise ValueError("evaluate needs the current time, in UTC")
     waivers = tuple(waivers)
+    if not traced and previous is None:
+        return _untraced(policy, mail, waivers, now)
     change = None
     if previous is not None:
         change = change_between(previous, policy, mail, waivers)
@@ -200,3 +210,12 @@ def evaluate(
         tuple(results),
         trace=Trace(policy, mail, waivers, traces),
     )
+
+
+def _untraced(policy, mail: MailConfig, waivers: tuple, now: datetime) -> Report:
+    params = policy.params
+    exclude = _exclude(params)
+    results = []
+    for rule in policy.active_rules:
+        results += evaluate_rule(rule, mail, params, waivers, now, exclude)
+    return Report(policy.name, policy.version, policy.sha256, tuple(results))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from maildrift.engine.mailconfig import MailConfig
 from maildrift.policy import checks as c
@@ -54,9 +55,8 @@ def names_in(raw: str) -> frozenset[str]:
     return frozenset(_NAME.findall(raw))
 
 
-@dataclass(frozen=True, init=False)
-class RuleTrace:
-    """One rule's outcomes on a model, and what they depend on."""
+class RuleTrace(NamedTuple):
+    """One rule's outcomes on a model, and what they depend on (one per rule per evaluation)."""
 
     #: (Target, Outcome) per place, in result order.
     outcomes: tuple
@@ -64,10 +64,6 @@ class RuleTrace:
     results: tuple
     #: Postfix names the rule asked for; None: all of them.
     reads: frozenset[str] | None
-
-    def __init__(self, outcomes: tuple, results: tuple, reads: frozenset[str] | None) -> None:
-        # One per rule per evaluation: filled at once, as results.Outcome says why.
-        self.__dict__.update(outcomes=outcomes, results=results, reads=reads)
 
 
 @dataclass(frozen=True)
