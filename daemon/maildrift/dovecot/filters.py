@@ -180,6 +180,9 @@ class FilterSpec:
         local_name: str | None = None,
     ) -> FilterSpec:
         """The connection doveconf's ``-f protocol=… -f local=… -f remote=…`` describes."""
+        if protocol is None and local is None and remote is None and local_name is None:
+            # Most questions are about no connection in particular.
+            return _ANY_CONNECTION
         nets = []
         for text in (local, remote):
             net = None if text is None else parse_net(text, None, None)
@@ -293,6 +296,9 @@ class FilterSpec:
         if self.service is not None:
             parts.append(f"protocol {self.service}")
         return " ".join(parts)
+
+
+_ANY_CONNECTION = FilterSpec()
 
 
 def specificity(spec: FilterSpec) -> tuple[int, int, int, int]:
