@@ -86,6 +86,24 @@ def test_unsafe_edit_exits_one_and_names_file_and_line(tree):
     assert "\033[" not in proc.stdout
 
 
+def test_loop_through_a_host_default_is_an_error_result(tree):
+    """compatibility_level = $mynetworks (postconf dies of it) gives error results, exit 1."""
+    path = os.path.join(tree, "etc/postfix/main.cf")
+    with open(path, encoding="utf-8") as handle:
+        lines = [line for line in handle if not line.startswith("mynetworks =")]
+    lines.append("compatibility_level = $mynetworks\n")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(lines)
+    proc = check(tree, "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [r for r in json.loads(proc.stdout)["results"] if r["status"] == "error"]
+    assert errors and all("unreasonable macro call nesting" in r["message"] for r in errors)
+    # A value main.cf sets is named at its own line; a default, at the loop's line.
+    assert {r["file"] for r in errors} == {"/etc/postfix/main.cf"}
+    assert len(lines) in {r["line"] for r in errors}
+
+
 def test_fail_on_raises_the_threshold(tree):
     """With --fail-on critical, a high-severity failure alone exits 0."""
     weaken(tree)
