@@ -175,3 +175,22 @@ def test_services_without_overrides_see_their_own_service_name(tmp_path):
     with pytest.raises(ConfigError):
         config.expanded("my_level")
     assert config.expanded("my_level", "2525/inet").text == "high"
+
+
+@pytest.mark.parametrize(
+    "main, hostname, mydomain",
+    [
+        # What postconf 3.7 -x prints on a host named vm (tests/postfix/corpus/*-loop).
+        ("myhostname = mail.$mydomain\n", "mail.", ""),
+        ("myhostname = $mydomain\n", "localdomain", "localdomain"),
+        ("mydomain = $myhostname\n", "vm.", "vm."),
+    ],
+)
+def test_a_loop_through_myhostname_or_mydomain_reads_as_empty(tmp_path, main, hostname, mydomain):
+    """As postconf, a loop back into myhostname or mydomain's default reads as empty."""
+    facts = parse_host_facts("hostname: vm\naddresses: [127.0.0.1/8]\n", "f.yaml")
+    for order in (("myhostname", "mydomain"), ("mydomain", "myhostname")):
+        # Either order: nothing computed inside the broken loop may be memoised.
+        config = _load(tmp_path / order[0], main, facts)[0]
+        got = {name: config.expanded(name).text for name in order}
+        assert got == {"myhostname": hostname, "mydomain": mydomain}

@@ -45,6 +45,8 @@ _NONE: frozenset[str] = frozenset()
 _RUNTIME = frozenset({"process_id", "process_name", "service_name"})
 #: Defaults Postfix computes from the host (and other parameters).
 _COMPUTED = frozenset({"myhostname", "mydomain", "mynetworks"})
+#: Computed defaults a loop reads as empty (as postconf does), not as an error.
+_LOOP_EMPTY = frozenset({"myhostname", "mydomain"})
 #: Of the runtime ones, those master.cf decides per service.
 _PER_SERVICE = frozenset({"process_name", "service_name"})
 
@@ -103,6 +105,9 @@ class PostfixConfig:
     #: (context, name) of every value being expanded, across nested expansions:
     #: a host default (mynetworks, myhostname) starts one of its own.
     _expanding: set = field(default_factory=set, repr=False, compare=False)
+    #: How many loops through myhostname/mydomain were broken with an empty
+    #: value so far: what was computed inside one is not memoised.
+    _broken: int = field(default=0, repr=False, compare=False)
 
     @classmethod
     def build(cls, config_directory, main, master, defaults, facts, params=None, instance=""):
@@ -124,10 +129,33 @@ class PostfixConfig:
             key = ("host-default", name, context)
             found = self._cache.get(key)
             if found is None:
-                found = self._cache[key] = self._computed_default(name, context)
+                mark = ("host", name)
+                if mark in self._expanding:
+                    return self._loop(name), "host"
+                self._expanding.add(mark)
+                broken = self._broken
+                try:
+                    found = self._computed_default(name, context)
+                finally:
+                    self._expanding.discard(mark)
+                if broken == self._broken:
+                    self._cache[key] = found
             return found
         raw = self.defaults.raw.get(name)
         return raw, ("default" if raw is not None else "undefined")
+
+    def _loop(self, name: str) -> str:
+        """A loop back into ``name``: empty for myhostname and mydomain, else an error.
+
+        postconf 3.7 prints ``myhostname = mail.$mydomain`` (mydomain unset) as
+        ``mail.`` with an empty mydomain, and ``mydomain = $myhostname`` on a
+        host named ``vm`` as ``vm.``: the name being computed reads as empty.
+        A loop through mynetworks makes postconf die of SIGSEGV: an error here.
+        """
+        if name not in _LOOP_EMPTY:
+            raise ExpansionError(f"unreasonable macro call nesting: ${name} refers to itself")
+        self._broken += 1
+        return ""
 
     def _computed_default(self, name: str, context: str | None) -> tuple[str | None, str]:
         facts = self.facts
@@ -218,6 +246,7 @@ class PostfixConfig:
         key = ("raw", raw, shared)
         result = self._cache.get(key)
         if result is None:
+            broken = self._broken
             try:
                 result = self._expand_in(raw, shared)
             except ExpansionError:
@@ -225,7 +254,8 @@ class PostfixConfig:
                     raise
                 # Could hinge on an unknown service_name, as a service of its own may not.
                 return self._own_expansion(raw, context)
-            self._cache[key] = result
+            if broken == self._broken:
+                self._cache[key] = result
         if shared != context and not result.unknown.isdisjoint(_PER_SERVICE):
             return self._own_expansion(raw, context)
         return result
@@ -234,7 +264,10 @@ class PostfixConfig:
         key = ("raw-own", raw, context)
         result = self._cache.get(key)
         if result is None:
-            result = self._cache[key] = self._expand_in(raw, context)
+            broken = self._broken
+            result = self._expand_in(raw, context)
+            if broken == self._broken:
+                self._cache[key] = result
         return result
 
     def _expand_in(self, raw: str, context: str | None) -> Expanded:
@@ -296,11 +329,14 @@ class _Lookup:
             return cached.text
         expanding = config._expanding
         if key in expanding:
-            # Postfix itself recurses until it crashes (postconf dies of SIGSEGV).
+            if ("host", name) in expanding:
+                # Back into a default being computed (mydomain from myhostname).
+                return config._loop(name)
             raise ExpansionError(f"unreasonable macro call nesting: ${name} refers to itself")
         # Marked before the setting is looked up: a host default may expand
         # names of its own (mydomain from myhostname), and so close a loop.
         expanding.add(key)
+        broken = config._broken
         try:
             setting = config.setting_in_process(name, context)
             if setting.source == "unknown":
@@ -311,7 +347,8 @@ class _Lookup:
             raw = setting.value_raw
             if "$" not in raw:
                 # Most values name nothing: no expansion, nothing unknown.
-                config._cache[key] = Expanded(raw, _NONE)
+                if broken == config._broken:
+                    config._cache[key] = Expanded(raw, _NONE)
                 return raw
             before = set(unknown)
             unknown.clear()
@@ -325,7 +362,8 @@ class _Lookup:
                 raise
             result = Expanded(text, frozenset(unknown))
             unknown.update(before)
-            config._cache[key] = result
+            if broken == config._broken:
+                config._cache[key] = result
             return text
         finally:
             expanding.discard(key)
