@@ -11,11 +11,7 @@ from maildrift.engine.results import Outcome
 from maildrift.policy import checks as c
 from maildrift.policy.scope import glob_match
 
-__all__ = ["STRUCTURAL_CHECKS", "evaluate_structural"]
-
-
-def evaluate_structural(check, env: Env) -> Outcome:
-    return STRUCTURAL_CHECKS[type(check)](check, env)
+__all__ = ["STRUCTURAL_CHECKS"]
 
 
 def _predicate(check, env: Env) -> Outcome:
