@@ -129,20 +129,28 @@ class PostfixConfig:
             key = ("host-default", name, context)
             found = self._cache.get(key)
             if found is None:
-                mark = ("host", name)
-                if mark in self._expanding:
-                    return self._loop(name), "host"
-                self._expanding.add(mark)
-                broken = self._broken
-                try:
-                    found = self._computed_default(name, context)
-                finally:
-                    self._expanding.discard(mark)
-                if broken == self._broken:
-                    self._cache[key] = found
+                found = self._remember(key, self._marked_default, name, context)
             return found
         raw = self.defaults.raw.get(name)
         return raw, ("default" if raw is not None else "undefined")
+
+    def _remember(self, key, compute, *args):
+        """``compute(*args)``, memoised under ``key`` unless a loop was broken inside it."""
+        broken = self._broken
+        found = compute(*args)
+        if broken == self._broken:
+            self._cache[key] = found
+        return found
+
+    def _marked_default(self, name: str, context: str | None) -> tuple[str | None, str]:
+        mark = ("host", name)
+        if mark in self._expanding:
+            return self._loop(name), "host"
+        self._expanding.add(mark)
+        try:
+            return self._computed_default(name, context)
+        finally:
+            self._expanding.discard(mark)
 
     def _loop(self, name: str) -> str:
         """A loop back into ``name``: empty for myhostname and mydomain, else an error.
@@ -246,16 +254,13 @@ class PostfixConfig:
         key = ("raw", raw, shared)
         result = self._cache.get(key)
         if result is None:
-            broken = self._broken
             try:
-                result = self._expand_in(raw, shared)
+                result = self._remember(key, self._expand_in, raw, shared)
             except ExpansionError:
                 if shared == context:
                     raise
                 # Could hinge on an unknown service_name, as a service of its own may not.
                 return self._own_expansion(raw, context)
-            if broken == self._broken:
-                self._cache[key] = result
         if shared != context and not result.unknown.isdisjoint(_PER_SERVICE):
             return self._own_expansion(raw, context)
         return result
@@ -264,10 +269,7 @@ class PostfixConfig:
         key = ("raw-own", raw, context)
         result = self._cache.get(key)
         if result is None:
-            broken = self._broken
-            result = self._expand_in(raw, context)
-            if broken == self._broken:
-                self._cache[key] = result
+            result = self._remember(key, self._expand_in, raw, context)
         return result
 
     def _expand_in(self, raw: str, context: str | None) -> Expanded:
